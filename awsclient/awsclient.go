@@ -1,0 +1,186 @@
+// Package awsclient builds the aws-sdk-go-v2 clients every batchwatch
+// component uses, the same way for all of them: region, profile, role and
+// endpoint from flags or the SDK's own sources (AWS_ENDPOINT_URL,
+// AWS_ENDPOINT_URL_<SERVICE>, a profile's endpoint_url), an explicit retryer,
+// an optional client-side rate limit, and Prometheus counters of calls, errors
+// and throttles per API.
+package awsclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/batchwatch/batchwatch/web"
+)
+
+// Config holds the AWS flags shared by all components.
+type Config struct {
+	Region      string
+	Profile     string
+	RoleARN     string
+	EndpointURL string
+	MaxAttempts int
+}
+
+// AddFlags registers the --aws.* flags.
+func AddFlags(fg web.FlagGroup) *Config {
+	c := &Config{}
+	fg.Flag("aws.region", "AWS region; defaults to the SDK's sources (AWS_REGION, profile), else us-east-1.").StringVar(&c.Region)
+	fg.Flag("aws.profile", "Shared config profile to use.").StringVar(&c.Profile)
+	fg.Flag("aws.role-arn", "IAM role to assume for all AWS calls.").StringVar(&c.RoleARN)
+	fg.Flag("aws.endpoint-url", "Endpoint for every AWS service (overrides AWS_ENDPOINT_URL*); for local emulators.").StringVar(&c.EndpointURL)
+	fg.Flag("aws.max-attempts", "Attempts per AWS call, including retries with backoff and jitter on throttling and 5xx.").Default("8").IntVar(&c.MaxAttempts)
+	return c
+}
+
+// Load resolves the SDK configuration: credentials, region, retryer.
+func Load(ctx context.Context, c *Config) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+	}
+	maxAttempts := c.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 8
+	}
+	opts = append(opts, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = maxAttempts
+			// The client-side retry token bucket would turn a burst of 429s
+			// into hard failures; our own limiter paces requests instead.
+			o.RateLimiter = ratelimit.None
+		})
+	}))
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if c.RoleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.RoleARN))
+	}
+	return cfg, nil
+}
+
+// Options tunes one service client.
+type Options struct {
+	// Metrics counts calls; nil counts nothing.
+	Metrics *Metrics
+	// Limiter paces every HTTP attempt (retries included); nil is unlimited.
+	Limiter *rate.Limiter
+	// EndpointURL overrides the configured endpoint for this client.
+	EndpointURL string
+}
+
+func (c *Config) endpoint(o Options) *string {
+	switch {
+	case o.EndpointURL != "":
+		return aws.String(o.EndpointURL)
+	case c != nil && c.EndpointURL != "":
+		return aws.String(c.EndpointURL)
+	}
+	return nil
+}
+
+func (c *Config) apiOptions(o Options) []func(*middleware.Stack) error {
+	return []func(*middleware.Stack) error{func(s *middleware.Stack) error {
+		return addMiddleware(s, o.Metrics, o.Limiter)
+	}}
+}
+
+// Batch returns an AWS Batch client.
+func (c *Config) Batch(cfg aws.Config, o Options) *batch.Client {
+	return batch.NewFromConfig(cfg, func(bo *batch.Options) {
+		bo.BaseEndpoint = c.endpoint(o)
+		bo.HTTPClient = bufferedBody{next: bo.HTTPClient}
+		bo.APIOptions = append(bo.APIOptions, c.apiOptions(o)...)
+	})
+}
+
+// SQS returns an SQS client.
+func (c *Config) SQS(cfg aws.Config, o Options) *sqs.Client {
+	return sqs.NewFromConfig(cfg, func(so *sqs.Options) {
+		so.BaseEndpoint = c.endpoint(o)
+		so.HTTPClient = bufferedBody{next: so.HTTPClient}
+		so.APIOptions = append(so.APIOptions, c.apiOptions(o)...)
+	})
+}
+
+// CostExplorer returns a Cost Explorer client.
+func (c *Config) CostExplorer(cfg aws.Config, o Options) *costexplorer.Client {
+	return costexplorer.NewFromConfig(cfg, func(co *costexplorer.Options) {
+		co.BaseEndpoint = c.endpoint(o)
+		co.HTTPClient = bufferedBody{next: co.HTTPClient}
+		co.APIOptions = append(co.APIOptions, c.apiOptions(o)...)
+	})
+}
+
+// EventBridge returns an EventBridge client.
+func (c *Config) EventBridge(cfg aws.Config, o Options) *eventbridge.Client {
+	return eventbridge.NewFromConfig(cfg, func(eo *eventbridge.Options) {
+		eo.BaseEndpoint = c.endpoint(o)
+		eo.HTTPClient = bufferedBody{next: eo.HTTPClient}
+		eo.APIOptions = append(eo.APIOptions, c.apiOptions(o)...)
+	})
+}
+
+// SNS returns an SNS client.
+func (c *Config) SNS(cfg aws.Config, o Options) *sns.Client {
+	return sns.NewFromConfig(cfg, func(no *sns.Options) {
+		no.BaseEndpoint = c.endpoint(o)
+		no.HTTPClient = bufferedBody{next: no.HTTPClient}
+		no.APIOptions = append(no.APIOptions, c.apiOptions(o)...)
+	})
+}
+
+// HTTPClient is the SDK's HTTP client interface.
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// bufferedBody gives the transport its own in-memory copy of the request
+// body. With the SDK's streaming body, ReceiveMessage on loopback sometimes
+// failed mid-response ("use of closed network connection", about 1 % of
+// batches with one caller), and the batch then only came back after its
+// visibility timeout. Request bodies of these APIs are small.
+type bufferedBody struct{ next HTTPClient }
+
+func (b bufferedBody) Do(req *http.Request) (*http.Response, error) {
+	next := b.next
+	if next == nil {
+		next = http.DefaultClient
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("buffer request body: %w", err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		req.ContentLength = int64(len(body))
+	}
+	return next.Do(req)
+}
