@@ -1,0 +1,20 @@
+package batch
+
+import (
+	"os"
+	"testing"
+)
+
+func BenchmarkParse(b *testing.B) {
+	body, err := os.ReadFile("testdata/bench_succeeded.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
