@@ -69,7 +69,7 @@ func TestParseSNSWrapped(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		name, body, want string
-		notBatch        bool
+		notBatch         bool
 	}{
 		{"empty", "  ", "empty message", false},
 		{"not object", "[1,2]", "not a JSON object", false},
