@@ -1,0 +1,176 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Message is one raw event document read from a file or stream, with where
+// it came from ("events.jsonl:42", "dump.json[3]").
+type Message struct {
+	Body []byte
+	Pos  string
+}
+
+// Reader reads event documents in any of the forms people keep them: one
+// JSON object (pretty or not), a JSON array of objects, JSON lines, or
+// several objects one after another.
+type Reader struct {
+	name string
+	br   *bufio.Reader
+	mode int
+	n    int // documents returned (array index or document number)
+	line int // JSON lines: current line number
+	dec  *json.Decoder
+	err  error
+}
+
+const (
+	modeUnknown = iota
+	modeLines
+	modeArray
+	modeStream
+)
+
+// maxLine bounds one JSON line (SQS messages are at most 256 KiB, Batch
+// events far less).
+const maxLine = 4 << 20
+
+// NewReader reads documents from r; name prefixes positions.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<20)}
+}
+
+// Next returns the next document. It returns io.EOF at the end. A document
+// that is not valid JSON in JSON-lines mode is returned with a nil error so
+// the caller can report or quarantine it; structural errors that make the
+// rest unreadable are returned as errors naming the position.
+func (r *Reader) Next() (Message, error) {
+	if r.err != nil {
+		return Message{}, r.err
+	}
+	if r.mode == modeUnknown {
+		if err := r.detect(); err != nil {
+			r.err = err
+			return Message{}, err
+		}
+	}
+	switch r.mode {
+	case modeLines:
+		return r.nextLine()
+	case modeArray:
+		return r.nextArray()
+	default:
+		return r.nextStream()
+	}
+}
+
+func (r *Reader) detect() error {
+	for {
+		b, err := r.br.Peek(1)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.EOF
+			}
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = r.br.ReadByte()
+			continue
+		case '[':
+			r.mode = modeArray
+			r.dec = json.NewDecoder(r.br)
+			if _, err := r.dec.Token(); err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			return nil
+		}
+		// JSON lines when the first line holds one whole document.
+		peek, _ := r.br.Peek(maxLine)
+		if i := bytes.IndexByte(peek, '\n'); i >= 0 {
+			if json.Valid(bytes.TrimSpace(peek[:i])) {
+				r.mode = modeLines
+				return nil
+			}
+		} else if json.Valid(bytes.TrimSpace(peek)) {
+			r.mode = modeLines
+			return nil
+		}
+		r.mode = modeStream
+		r.dec = json.NewDecoder(r.br)
+		return nil
+	}
+}
+
+func (r *Reader) nextLine() (Message, error) {
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Overlong line: read it whole, it will be reported as is.
+			rest := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.br.ReadSlice('\n')
+				rest = append(rest, line...)
+			}
+			line = rest
+		}
+		if len(line) == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				r.err = io.EOF
+				return Message{}, io.EOF
+			}
+			r.err = fmt.Errorf("%s:%d: %w", r.name, r.line+1, err)
+			return Message{}, r.err
+		}
+		r.line++
+		body := bytes.TrimSpace(line)
+		if len(body) == 0 {
+			if err != nil {
+				r.err = io.EOF
+				return Message{}, io.EOF
+			}
+			continue
+		}
+		r.n++
+		// ReadSlice's buffer is reused: hand out a copy.
+		return Message{Body: append([]byte(nil), body...), Pos: fmt.Sprintf("%s:%d", r.name, r.line)}, nil
+	}
+}
+
+func (r *Reader) nextArray() (Message, error) {
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil {
+			r.err = fmt.Errorf("%s: after element %d: %w", r.name, r.n, err)
+			return Message{}, r.err
+		}
+		r.err = io.EOF
+		return Message{}, io.EOF
+	}
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		r.err = fmt.Errorf("%s[%d]: %w", r.name, r.n, err)
+		return Message{}, r.err
+	}
+	pos := fmt.Sprintf("%s[%d]", r.name, r.n)
+	r.n++
+	return Message{Body: raw, Pos: pos}, nil
+}
+
+func (r *Reader) nextStream() (Message, error) {
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			r.err = io.EOF
+			return Message{}, io.EOF
+		}
+		r.err = fmt.Errorf("%s: document %d: %w", r.name, r.n+1, err)
+		return Message{}, r.err
+	}
+	r.n++
+	return Message{Body: raw, Pos: fmt.Sprintf("%s#%d", r.name, r.n)}, nil
+}
