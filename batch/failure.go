@@ -45,7 +45,6 @@ var reasonPatterns = []struct {
 	{"resourceinitializationerror", FailureResourceInit},
 	{"cannotcreatevolumeerror", FailureResourceInit},
 	{"cannotstartcontainererror", FailureResourceInit},
-	{"cannotinspectcontainererror", FailureResourceInit},
 	{"task failed to start", FailureResourceInit},
 	{"exceeded timeout", FailureTimeout},
 	{"timed out", FailureTimeout},
