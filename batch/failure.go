@@ -46,8 +46,10 @@ var reasonPatterns = []struct {
 	{"cannotcreatevolumeerror", FailureResourceInit},
 	{"cannotstartcontainererror", FailureResourceInit},
 	{"task failed to start", FailureResourceInit},
+	// Docker could not inspect the container: an agent/host problem, not
+	// the job's; its text mentions "timed out", which is not a job timeout.
+	{"cannotinspectcontainererror", FailureOther},
 	{"exceeded timeout", FailureTimeout},
-	{"timed out", FailureTimeout},
 	{"deadlineexceeded", FailureTimeout},
 	{"dependent job failed", FailureDependency},
 	{"jobstatetimelimit", FailureCancelled},
