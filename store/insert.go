@@ -1,0 +1,514 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/batchwatch/batchwatch/batch"
+)
+
+// Received is one parsed event with where and when it was received.
+type Received struct {
+	Event      *batch.Event
+	Source     string // "sqs", "replay", "reconcile"
+	ReceivedAt time.Time
+}
+
+// InsertStats counts the rows one Insert wrote.
+type InsertStats struct {
+	Events, Jobs, Attempts int
+}
+
+// Insert writes a batch of events: every event into events, the newest
+// observation of each job into jobs, and the newest view of each attempt
+// into attempts. Rows are collapsed within the batch first; across batches
+// the ReplacingMergeTree versions decide. Insert is idempotent: retrying a
+// batch after a partial failure only produces duplicates that FINAL removes.
+func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error) {
+	var st InsertStats
+	if len(recs) == 0 {
+		return st, nil
+	}
+	// Collapse: unique events, newest per job, newest per attempt.
+	seen := make(map[string]struct{}, len(recs))
+	events := make([]*Received, 0, len(recs))
+	latest := make(map[string]*Received, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if _, dup := seen[r.Event.ID]; dup {
+			continue
+		}
+		seen[r.Event.ID] = struct{}{}
+		events = append(events, r)
+		if cur, ok := latest[r.Event.Job.ID]; !ok || r.Event.Version() > cur.Event.Version() {
+			latest[r.Event.Job.ID] = r
+		}
+	}
+	attempts := collapseAttempts(events)
+
+	if err := s.insertEvents(ctx, events); err != nil {
+		return st, err
+	}
+	st.Events = len(events)
+	jobs := make([]*Received, 0, len(latest))
+	for _, r := range events {
+		if latest[r.Event.Job.ID] == r {
+			jobs = append(jobs, r)
+		}
+	}
+	if err := s.insertJobs(ctx, jobs); err != nil {
+		return st, err
+	}
+	st.Jobs = len(jobs)
+	if err := s.insertAttempts(ctx, attempts); err != nil {
+		return st, err
+	}
+	st.Attempts = len(attempts)
+	return st, nil
+}
+
+type attemptRow struct {
+	job      *batch.Job
+	a        batch.Attempt
+	finished bool
+	version  uint64
+}
+
+func collapseAttempts(events []*Received) []attemptRow {
+	type key struct {
+		job string
+		idx int
+	}
+	best := map[key]int{}
+	var rows []attemptRow
+	put := func(r attemptRow) {
+		k := key{r.job.ID, r.a.Index}
+		if i, ok := best[k]; ok {
+			if rows[i].version >= r.version {
+				return
+			}
+			rows[i] = r
+			return
+		}
+		best[k] = len(rows)
+		rows = append(rows, r)
+	}
+	for _, rec := range events {
+		j := &rec.Event.Job
+		v := rec.Event.Version()
+		for _, a := range j.Attempts {
+			put(attemptRow{job: j, a: a, finished: true, version: v})
+		}
+		// The attempt under way, from a RUNNING event.
+		if j.Status == batch.StatusRunning && j.StartedAtMs > 0 {
+			put(attemptRow{job: j, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
+		}
+	}
+	return rows
+}
+
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Unix(0, 0).UTC()
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func nullableExit(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := int32(*p)
+	return &v
+}
+
+func f32(p *float64) float32 {
+	if p == nil {
+		return 0
+	}
+	return float32(*p)
+}
+
+func u32(p *int64) uint32 {
+	if p == nil || *p < 0 {
+		return 0
+	}
+	if *p > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(*p)
+}
+
+func u16(p *int64) uint16 {
+	if p == nil || *p < 0 {
+		return 0
+	}
+	if *p > 1<<16-1 {
+		return 1<<16 - 1
+	}
+	return uint16(*p)
+}
+
+func clampU16(v int) uint16 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1<<16-1 {
+		return 1<<16 - 1
+	}
+	return uint16(v)
+}
+
+func idx32(p *int) int32 {
+	if p == nil {
+		return -1
+	}
+	return int32(*p)
+}
+
+func kvs(list []batch.KV) ([]string, []string) {
+	k := make([]string, len(list))
+	v := make([]string, len(list))
+	for i, kv := range list {
+		k[i], v[i] = kv.Key, kv.Value
+	}
+	return k, v
+}
+
+// columns collects column slices in the order of an INSERT's column list and
+// appends them to a batch in one call each (much cheaper than row appends).
+type columns struct {
+	names []string
+	data  []any
+}
+
+func (c *columns) add(name string, data any) {
+	c.names = append(c.names, name)
+	c.data = append(c.data, data)
+}
+
+func (s *Store) send(ctx context.Context, table string, n int, c *columns) error {
+	if n == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.Table(table)+" ("+strings.Join(c.names, ", ")+")")
+	if err != nil {
+		return fmt.Errorf("prepare %s batch: %w", table, err)
+	}
+	defer func(b driver.Batch) {
+		if !b.IsSent() {
+			_ = b.Abort()
+		}
+	}(b)
+	for i, d := range c.data {
+		if err := b.Column(i).Append(d); err != nil {
+			return fmt.Errorf("append %s.%s: %w", table, c.names[i], err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send %s batch: %w", table, err)
+	}
+	return nil
+}
+
+func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
+	n := len(recs)
+	var (
+		eventID, account, jobID, jobName, jobARN, statusReason, arrayParent, logStream, snsID, raw = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		detailType, region, queue, status, failure, definition, platform, source                   = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		eventTime, receivedAt                                                                      = mk[time.Time](n), mk[time.Time](n)
+		eventTimeMs, created, started, stopped                                                     = mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n)
+		rank                                                                                       = mk[uint8](n)
+		revision, memory, arraySize                                                                = mk[uint32](n), mk[uint32](n), mk[uint32](n)
+		attempts, gpus                                                                             = mk[uint16](n), mk[uint16](n)
+		exitCode                                                                                   = mk[*int32](n)
+		vcpus                                                                                      = mk[float32](n)
+		arrayIndex                                                                                 = mk[int32](n)
+		tagK, tagV, paramK, paramV                                                                 = mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n)
+		version                                                                                    = mk[uint64](n)
+	)
+	for i, r := range recs {
+		e, j := r.Event, &r.Event.Job
+		eventID[i], account[i], jobID[i], jobName[i], jobARN[i] = e.ID, e.Account, j.ID, j.Name, j.ARN
+		statusReason[i], arrayParent[i], logStream[i], snsID[i], raw[i] = j.StatusReason, j.ArrayParentID, j.LogStream, e.SNSMessageID, string(e.Raw)
+		detailType[i], region[i], queue[i], status[i] = e.DetailType, e.Region, j.Queue, string(j.Status)
+		failure[i], definition[i], platform[i], source[i] = string(j.FailureClass), j.Definition, string(j.Platform), r.Source
+		eventTime[i], receivedAt[i] = e.Time.UTC(), r.ReceivedAt.UTC()
+		eventTimeMs[i], created[i], started[i], stopped[i] = e.Time.UnixMilli(), j.CreatedAtMs, j.StartedAtMs, j.StoppedAtMs
+		if e.Time.IsZero() {
+			eventTime[i], eventTimeMs[i] = msTime(0), 0
+		}
+		rank[i] = j.Status.Rank()
+		revision[i], memory[i], arraySize[i] = uint32(max(j.DefinitionRevision, 0)), u32(j.MemoryMiB), uint32(max(j.ArraySize, 0))
+		attempts[i], gpus[i] = clampU16(len(j.Attempts)), u16(j.GPUs)
+		exitCode[i] = nullableExit(j.ExitCode)
+		vcpus[i] = f32(j.VCPUs)
+		arrayIndex[i] = idx32(j.ArrayIndex)
+		tagK[i], tagV[i] = kvs(j.Tags)
+		paramK[i], paramV[i] = kvs(j.Parameters)
+		version[i] = e.Version()
+	}
+	c := &columns{}
+	c.add("event_id", eventID)
+	c.add("event_time", eventTime)
+	c.add("event_time_ms", eventTimeMs)
+	c.add("detail_type", detailType)
+	c.add("account", account)
+	c.add("region", region)
+	c.add("job_id", jobID)
+	c.add("job_name", jobName)
+	c.add("job_arn", jobARN)
+	c.add("job_queue", queue)
+	c.add("status", status)
+	c.add("status_rank", rank)
+	c.add("status_reason", statusReason)
+	c.add("failure_class", failure)
+	c.add("job_definition", definition)
+	c.add("job_definition_revision", revision)
+	c.add("attempts", attempts)
+	c.add("exit_code", exitCode)
+	c.add("created_at_ms", created)
+	c.add("started_at_ms", started)
+	c.add("stopped_at_ms", stopped)
+	c.add("vcpus", vcpus)
+	c.add("memory_mib", memory)
+	c.add("gpus", gpus)
+	c.add("platform", platform)
+	c.add("array_parent_id", arrayParent)
+	c.add("array_index", arrayIndex)
+	c.add("array_size", arraySize)
+	c.add("log_stream", logStream)
+	c.add("tag_keys", tagK)
+	c.add("tag_values", tagV)
+	c.add("param_keys", paramK)
+	c.add("param_values", paramV)
+	c.add("source", source)
+	c.add("sns_message_id", snsID)
+	c.add("received_at", receivedAt)
+	c.add("version", version)
+	c.add("raw", raw)
+	return s.send(ctx, "events", n, c)
+}
+
+func mk[T any](n int) []T { return make([]T, n) }
+
+func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
+	n := len(recs)
+	var (
+		jobID, jobARN, jobName, statusReason, instanceType, image, arrayParent, nodeParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		shareID, logStream, account, lastEvent                                             = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		queue, status, failure, definition, platform, region, lastType, source             = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		createdAt, lastEventTime, updatedAt                                                = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
+		created, started, firstStarted, stopped, wait, run, total                          = mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n)
+		rank, isParent                                                                     = mk[uint8](n), mk[uint8](n)
+		revision, memory, arraySize, timeout                                               = mk[uint32](n), mk[uint32](n), mk[uint32](n), mk[uint32](n)
+		attempts, gpus, numNodes, retries                                                  = mk[uint16](n), mk[uint16](n), mk[uint16](n), mk[uint16](n)
+		exitCode                                                                           = mk[*int32](n)
+		vcpus                                                                              = mk[float32](n)
+		arrayIndex, nodeIndex, priority                                                    = mk[int32](n), mk[int32](n), mk[int32](n)
+		summaryK, dependsOn, tagK, tagV, paramK, paramV                                    = mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n)
+		summaryV                                                                           = mk[[]uint32](n)
+		version                                                                            = mk[uint64](n)
+	)
+	for i, r := range recs {
+		e, j := r.Event, &r.Event.Job
+		jobID[i], jobARN[i], jobName[i], statusReason[i] = j.ID, j.ARN, j.Name, j.StatusReason
+		instanceType[i], image[i], arrayParent[i], nodeParent[i] = j.InstanceType, j.Image, j.ArrayParentID, j.NodeParentID
+		shareID[i], logStream[i], account[i], lastEvent[i] = j.ShareIdentifier, j.LogStream, e.Account, e.ID
+		queue[i], status[i], failure[i], definition[i] = j.Queue, string(j.Status), string(j.FailureClass), j.Definition
+		platform[i], region[i], lastType[i], source[i] = string(j.Platform), e.Region, e.DetailType, r.Source
+		createdMs := j.CreatedAtMs
+		if createdMs <= 0 {
+			createdMs = e.Time.UnixMilli()
+		}
+		createdAt[i], lastEventTime[i], updatedAt[i] = msTime(createdMs), e.Time.UTC(), r.ReceivedAt.UTC()
+		if e.Time.IsZero() {
+			lastEventTime[i] = msTime(0)
+		}
+		created[i], started[i], firstStarted[i], stopped[i] = j.CreatedAtMs, j.StartedAtMs, j.FirstStartedAtMs(), j.StoppedAtMs
+		wait[i], run[i], total[i] = j.QueueWaitMs(), j.RunTimeMs(), j.TotalTimeMs()
+		rank[i] = j.Status.Rank()
+		if j.IsArrayParent() {
+			isParent[i] = 1
+		}
+		revision[i], memory[i], arraySize[i], timeout[i] = uint32(max(j.DefinitionRevision, 0)), u32(j.MemoryMiB), uint32(max(j.ArraySize, 0)), uint32(min(max(j.TimeoutSeconds, 0), 1<<32-1))
+		attempts[i], gpus[i], numNodes[i], retries[i] = clampU16(len(j.Attempts)), u16(j.GPUs), clampU16(j.NumNodes), clampU16(j.RetryAttempts)
+		exitCode[i] = nullableExit(j.ExitCode)
+		vcpus[i] = f32(j.VCPUs)
+		arrayIndex[i], nodeIndex[i] = idx32(j.ArrayIndex), idx32(j.NodeIndex)
+		if j.SchedulingPriority != nil {
+			priority[i] = int32(*j.SchedulingPriority)
+		}
+		for _, st := range batch.Statuses {
+			if v, ok := j.StatusSummary[string(st)]; ok {
+				summaryK[i] = append(summaryK[i], string(st))
+				summaryV[i] = append(summaryV[i], uint32(max(v, 0)))
+			}
+		}
+		if summaryK[i] == nil {
+			summaryK[i], summaryV[i] = []string{}, []uint32{}
+		}
+		dependsOn[i] = j.DependsOn
+		if dependsOn[i] == nil {
+			dependsOn[i] = []string{}
+		}
+		tagK[i], tagV[i] = kvs(j.Tags)
+		paramK[i], paramV[i] = kvs(j.Parameters)
+		version[i] = e.Version()
+	}
+	c := &columns{}
+	c.add("job_id", jobID)
+	c.add("job_arn", jobARN)
+	c.add("job_name", jobName)
+	c.add("job_queue", queue)
+	c.add("status", status)
+	c.add("status_rank", rank)
+	c.add("status_reason", statusReason)
+	c.add("failure_class", failure)
+	c.add("job_definition", definition)
+	c.add("job_definition_revision", revision)
+	c.add("created_at", createdAt)
+	c.add("created_at_ms", created)
+	c.add("started_at_ms", started)
+	c.add("first_started_at_ms", firstStarted)
+	c.add("stopped_at_ms", stopped)
+	c.add("queue_wait_ms", wait)
+	c.add("run_time_ms", run)
+	c.add("total_time_ms", total)
+	c.add("attempts", attempts)
+	c.add("exit_code", exitCode)
+	c.add("vcpus", vcpus)
+	c.add("memory_mib", memory)
+	c.add("gpus", gpus)
+	c.add("platform", platform)
+	c.add("instance_type", instanceType)
+	c.add("image", image)
+	c.add("is_array_parent", isParent)
+	c.add("array_parent_id", arrayParent)
+	c.add("array_index", arrayIndex)
+	c.add("array_size", arraySize)
+	c.add("status_summary_keys", summaryK)
+	c.add("status_summary_values", summaryV)
+	c.add("node_parent_id", nodeParent)
+	c.add("node_index", nodeIndex)
+	c.add("num_nodes", numNodes)
+	c.add("depends_on", dependsOn)
+	c.add("retry_attempts", retries)
+	c.add("timeout_seconds", timeout)
+	c.add("share_identifier", shareID)
+	c.add("scheduling_priority", priority)
+	c.add("tag_keys", tagK)
+	c.add("tag_values", tagV)
+	c.add("param_keys", paramK)
+	c.add("param_values", paramV)
+	c.add("log_stream", logStream)
+	c.add("account", account)
+	c.add("region", region)
+	c.add("last_event_id", lastEvent)
+	c.add("last_event_time", lastEventTime)
+	c.add("last_detail_type", lastType)
+	c.add("source", source)
+	c.add("updated_at", updatedAt)
+	c.add("version", version)
+	return s.send(ctx, "jobs", n, c)
+}
+
+func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
+	n := len(rows)
+	var (
+		jobID, jobName, reason, statusReason, logStream, taskARN, ciARN, arrayParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		queue, definition, failure, platform                                         = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		attempt, gpus                                                                = mk[uint16](n), mk[uint16](n)
+		finished                                                                     = mk[uint8](n)
+		createdAt, startedAt                                                         = mk[time.Time](n), mk[time.Time](n)
+		started, stopped, duration                                                   = mk[int64](n), mk[int64](n), mk[int64](n)
+		exitCode                                                                     = mk[*int32](n)
+		vcpus                                                                        = mk[float32](n)
+		memory                                                                       = mk[uint32](n)
+		tagK, tagV                                                                   = mk[[]string](n), mk[[]string](n)
+		version                                                                      = mk[uint64](n)
+	)
+	for i, r := range rows {
+		j, a := r.job, r.a
+		jobID[i], jobName[i], reason[i], statusReason[i] = j.ID, j.Name, a.Reason, a.StatusReason
+		logStream[i], taskARN[i], ciARN[i], arrayParent[i] = a.LogStream, a.TaskARN, a.ContainerInstanceARN, j.ArrayParentID
+		queue[i], definition[i], failure[i], platform[i] = j.Queue, j.Definition, string(a.FailureClass), string(j.Platform)
+		attempt[i], gpus[i] = clampU16(a.Index), u16(j.GPUs)
+		if r.finished {
+			finished[i] = 1
+		}
+		createdMs := j.CreatedAtMs
+		if createdMs <= 0 {
+			createdMs = a.StartedAtMs
+		}
+		createdAt[i], startedAt[i] = msTime(createdMs), msTime(a.StartedAtMs)
+		started[i], stopped[i], duration[i] = a.StartedAtMs, a.StoppedAtMs, -1
+		if a.StartedAtMs > 0 && a.StoppedAtMs >= a.StartedAtMs {
+			duration[i] = a.StoppedAtMs - a.StartedAtMs
+		}
+		exitCode[i] = nullableExit(a.ExitCode)
+		vcpus[i], memory[i] = f32(j.VCPUs), u32(j.MemoryMiB)
+		tagK[i], tagV[i] = kvs(j.Tags)
+		version[i] = r.version
+	}
+	c := &columns{}
+	c.add("job_id", jobID)
+	c.add("job_name", jobName)
+	c.add("job_queue", queue)
+	c.add("job_definition", definition)
+	c.add("attempt", attempt)
+	c.add("finished", finished)
+	c.add("created_at", createdAt)
+	c.add("started_at", startedAt)
+	c.add("started_at_ms", started)
+	c.add("stopped_at_ms", stopped)
+	c.add("duration_ms", duration)
+	c.add("exit_code", exitCode)
+	c.add("reason", reason)
+	c.add("status_reason", statusReason)
+	c.add("failure_class", failure)
+	c.add("log_stream", logStream)
+	c.add("task_arn", taskARN)
+	c.add("container_instance_arn", ciARN)
+	c.add("vcpus", vcpus)
+	c.add("memory_mib", memory)
+	c.add("gpus", gpus)
+	c.add("platform", platform)
+	c.add("array_parent_id", arrayParent)
+	c.add("tag_keys", tagK)
+	c.add("tag_values", tagV)
+	c.add("version", version)
+	return s.send(ctx, "attempts", n, c)
+}
+
+// Quarantined is a message that could not be parsed.
+type Quarantined struct {
+	ReceivedAt time.Time
+	Source     string
+	MessageID  string
+	Error      string
+	Body       string
+}
+
+// InsertQuarantine writes unparseable messages.
+func (s *Store) InsertQuarantine(ctx context.Context, qs []Quarantined) error {
+	n := len(qs)
+	at, atMs := mk[time.Time](n), mk[int64](n)
+	src, id, errs, body := mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+	for i, q := range qs {
+		at[i], atMs[i] = q.ReceivedAt.UTC(), q.ReceivedAt.UnixMilli()
+		src[i], id[i], errs[i], body[i] = q.Source, q.MessageID, q.Error, q.Body
+	}
+	c := &columns{}
+	c.add("received_at", at)
+	c.add("received_at_ms", atMs)
+	c.add("source", src)
+	c.add("message_id", id)
+	c.add("error", errs)
+	c.add("body", body)
+	return s.send(ctx, "quarantine", n, c)
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/batchwatch/batchwatch/web"
+)
+
+// Retention is how long each table keeps data, in days. Data goes by whole
+// partitions: events and quarantine are partitioned by day, jobs and
+// attempts by month (a month is dropped once its last day is older than the
+// retention). Zero keeps forever.
+type Retention struct {
+	EventsDays     int
+	JobsDays       int
+	AttemptsDays   int
+	QuarantineDays int
+}
+
+// AddRetentionFlags registers the --retention.* flags.
+func AddRetentionFlags(fg web.FlagGroup) *Retention {
+	r := &Retention{}
+	fg.Flag("retention.events-days", "Days of raw events to keep (daily partitions); 0 keeps forever.").Default("90").IntVar(&r.EventsDays)
+	fg.Flag("retention.jobs-days", "Days of job history to keep (monthly partitions by creation time); 0 keeps forever.").Default("730").IntVar(&r.JobsDays)
+	fg.Flag("retention.attempts-days", "Days of attempts to keep (monthly partitions); 0 keeps forever.").Default("730").IntVar(&r.AttemptsDays)
+	fg.Flag("retention.quarantine-days", "Days of quarantined messages to keep (daily partitions); 0 keeps forever.").Default("30").IntVar(&r.QuarantineDays)
+	return r
+}
+
+// Validate checks that job history outlives raw events, as documented.
+func (r Retention) Validate() error {
+	for name, d := range map[string]int{"events": r.EventsDays, "jobs": r.JobsDays, "attempts": r.AttemptsDays, "quarantine": r.QuarantineDays} {
+		if d < 0 {
+			return fmt.Errorf("retention of %s: %d days is negative", name, d)
+		}
+	}
+	if r.JobsDays != 0 && (r.EventsDays == 0 || r.JobsDays < r.EventsDays) {
+		return fmt.Errorf("retention: jobs (%d days) must be kept at least as long as events (%d days)", r.JobsDays, r.EventsDays)
+	}
+	return nil
+}
+
+// DroppedPartition is one partition retention removed.
+type DroppedPartition struct {
+	Table     string
+	Partition string
+}
+
+// EnforceRetention drops every partition whose data is entirely older than
+// the table's retention at now.
+func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
+	var dropped []DroppedPartition
+	for _, t := range []struct {
+		table string
+		days  int
+	}{{"events", r.EventsDays}, {"jobs", r.JobsDays}, {"attempts", r.AttemptsDays}, {"quarantine", r.QuarantineDays}} {
+		if t.days <= 0 {
+			continue
+		}
+		cutoff := now.UTC().AddDate(0, 0, -t.days)
+		parts, err := s.partitions(ctx, t.table)
+		if err != nil {
+			return dropped, err
+		}
+		for _, p := range parts {
+			end, ok := partitionEnd(p)
+			if !ok || !end.Before(cutoff) {
+				continue
+			}
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.Table(t.table)+" DROP PARTITION "+p); err != nil {
+				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, t.table, err)
+			}
+			s.log.WithField("table", t.table).WithField("partition", p).Info("retention dropped partition")
+			dropped = append(dropped, DroppedPartition{Table: t.table, Partition: p})
+		}
+	}
+	return dropped, nil
+}
+
+func (s *Store) partitions(ctx context.Context, table string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", s.db, table)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("scan partition: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// partitionEnd returns the first instant after a YYYYMMDD or YYYYMM
+// partition.
+func partitionEnd(p string) (time.Time, bool) {
+	if _, err := strconv.Atoi(p); err != nil {
+		return time.Time{}, false
+	}
+	switch len(p) {
+	case 8:
+		t, err := time.Parse("20060102", p)
+		return t.AddDate(0, 0, 1), err == nil
+	case 6:
+		t, err := time.Parse("200601", p)
+		return t.AddDate(0, 1, 0), err == nil
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,111 @@
+// Package store keeps batchwatch's job history in ClickHouse: embedded,
+// numbered, idempotent migrations with a version table; column-wise batch
+// inserts of events, jobs and attempts; the quarantine; and retention by
+// dropping whole partitions.
+//
+// The schema runs on Debian's ClickHouse 18.16 and on current releases (see
+// DEVELOPERS.md): no TTL, DateTime64 or Map.
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/web"
+)
+
+// Config holds the ClickHouse connection flags.
+type Config struct {
+	Addrs       []string
+	Database    string
+	Username    string
+	Password    string
+	DialTimeout time.Duration
+	ReadTimeout time.Duration
+	Compression string
+	MaxConns    int
+}
+
+// AddFlags registers the --clickhouse.* flags.
+func AddFlags(fg web.FlagGroup) *Config {
+	c := &Config{}
+	fg.Flag("clickhouse.addr", "ClickHouse native protocol address (host:port); repeatable.").Default("127.0.0.1:9000").StringsVar(&c.Addrs)
+	fg.Flag("clickhouse.database", "Database holding batchwatch's tables (created by migrate).").Default("batchwatch").StringVar(&c.Database)
+	fg.Flag("clickhouse.user", "ClickHouse user.").Default("default").StringVar(&c.Username)
+	fg.Flag("clickhouse.password", "ClickHouse password.").Envar("CLICKHOUSE_PASSWORD").StringVar(&c.Password)
+	fg.Flag("clickhouse.dial-timeout", "Timeout to connect to ClickHouse.").Default("5s").DurationVar(&c.DialTimeout)
+	fg.Flag("clickhouse.read-timeout", "Timeout for one ClickHouse request (insert or query).").Default("60s").DurationVar(&c.ReadTimeout)
+	fg.Flag("clickhouse.compression", "Compression of the native protocol: none or lz4 (lz4 saves network, costs CPU).").Default("none").EnumVar(&c.Compression, "none", "lz4")
+	fg.Flag("clickhouse.max-conns", "Maximum open connections.").Default("8").IntVar(&c.MaxConns)
+	return c
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Store is a ClickHouse connection bound to batchwatch's database.
+type Store struct {
+	conn driver.Conn
+	db   string
+	log  *logrus.Entry
+}
+
+// Open connects (lazily: the driver dials on first use) and checks the
+// database name.
+func Open(c *Config, log *logrus.Entry) (*Store, error) {
+	if !identRE.MatchString(c.Database) {
+		return nil, fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", c.Database)
+	}
+	opts := &clickhouse.Options{
+		Addr: c.Addrs,
+		Auth: clickhouse.Auth{Database: "default", Username: c.Username, Password: c.Password},
+		// Sent with every query; current servers accept it as obsolete.
+		Settings:     clickhouse.Settings{"allow_experimental_low_cardinality_type": 1},
+		DialTimeout:  c.DialTimeout,
+		ReadTimeout:  c.ReadTimeout,
+		MaxOpenConns: c.MaxConns,
+		MaxIdleConns: c.MaxConns,
+	}
+	if c.Compression == "lz4" {
+		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse: %w", err)
+	}
+	return &Store{conn: conn, db: c.Database, log: log}, nil
+}
+
+// Conn exposes the connection for queries (docs tests, submitter journal).
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Database is the database name.
+func (s *Store) Database() string { return s.db }
+
+// Table returns the qualified name of a table in the database.
+func (s *Store) Table(name string) string { return s.db + "." + name }
+
+// Ping checks the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}
+
+// ServerVersion returns the server's version string.
+func (s *Store) ServerVersion(ctx context.Context) (string, error) {
+	var v string
+	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return "", fmt.Errorf("server version: %w", err)
+	}
+	return v, nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.conn.Close() }

@@ -1,0 +1,204 @@
+//go:build integration
+
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchwatch/batchwatch/batch"
+	"github.com/batchwatch/batchwatch/store"
+	"github.com/batchwatch/batchwatch/testenv"
+)
+
+// lifecycle returns the events of one job that fails its first attempt on a
+// spot reclaim and succeeds on the second.
+func lifecycle(jobID string) []string {
+	const created = 1763646000000
+	env := func(id, status string, atMs int64, attempts, extra string) string {
+		ts := time.UnixMilli(atMs).UTC().Format("2006-01-02T15:04:05Z")
+		return fmt.Sprintf(`{"version":"0","id":"%s-%s","detail-type":"Batch Job State Change","source":"aws.batch","account":"123456789012","time":"%s","region":"us-east-1","resources":[],"detail":{"jobArn":"arn:aws:batch:us-east-1:123456789012:job/%s","jobName":"build","jobId":"%s","jobQueue":"arn:aws:batch:us-east-1:123456789012:job-queue/high","status":"%s","attempts":[%s],"createdAt":%d%s,"jobDefinition":"arn:aws:batch:us-east-1:123456789012:job-definition/model:3","parameters":{"accountId":"acct-7"},"tags":{"tier":"small"},"container":{"resourceRequirements":[{"type":"VCPU","value":"2"},{"type":"MEMORY","value":"4096"}]}}}`,
+			jobID, id, ts, jobID, jobID, status, attempts, created, extra)
+	}
+	a1 := `{"container":{"exitCode":null,"reason":"","logStreamName":"model/default/a1","taskArn":"t1"},"startedAt":1763646100000,"stoppedAt":1763646200000,"statusReason":"Host EC2 (instance i-0abc) terminated."}`
+	a2 := `{"container":{"exitCode":0,"logStreamName":"model/default/a2","taskArn":"t2"},"startedAt":1763646300000,"stoppedAt":1763646400000,"statusReason":"Essential container in task exited"}`
+	return []string{
+		env("1", "RUNNABLE", created+1000, "", ""),
+		env("2", "STARTING", created+90000, "", ""),
+		env("3", "RUNNING", 1763646100000, "", `,"startedAt":1763646100000`),
+		env("4", "RUNNABLE", 1763646200000, a1, `,"statusReason":"Host EC2 (instance i-0abc) terminated."`),
+		env("5", "STARTING", 1763646290000, a1, ""),
+		env("6", "RUNNING", 1763646300000, a1, `,"startedAt":1763646300000`),
+		env("7", "SUCCEEDED", 1763646400000, a1+","+a2, `,"startedAt":1763646300000,"stoppedAt":1763646400000`),
+	}
+}
+
+func parseAll(t *testing.T, bodies []string) []store.Received {
+	t.Helper()
+	var out []store.Received
+	for _, b := range bodies {
+		ev, err := batch.Parse([]byte(b))
+		if err != nil {
+			t.Fatalf("parse %s: %v", b, err)
+		}
+		out = append(out, store.Received{Event: ev, Source: "test", ReceivedAt: time.Now()})
+	}
+	return out
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	again, err := s.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate applied %v, err %v", again, err)
+	}
+	done, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs, _ := store.Migrations()
+	if len(done) != len(migs) {
+		t.Fatalf("recorded %d migrations, have %d", len(done), len(migs))
+	}
+	for _, table := range []string{"events", "jobs", "attempts", "quarantine"} {
+		var n uint64
+		if err := s.Conn().QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.Database(), table).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("table %s: %d %v", table, n, err)
+		}
+	}
+}
+
+func TestInsertOutOfOrderAndDuplicates(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	// Three jobs, every event twice, shuffled, in batches of 3.
+	var bodies []string
+	for _, id := range []string{"job-a", "job-b", "job-c"} {
+		evs := lifecycle(id)
+		bodies = append(bodies, evs...)
+		bodies = append(bodies, evs...)
+	}
+	rng := rand.New(rand.NewSource(7))
+	rng.Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
+	recs := parseAll(t, bodies)
+	for i := 0; i < len(recs); i += 3 {
+		if _, err := s.Insert(ctx, recs[i:min(i+3, len(recs))]); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+	}
+	var events uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM "+s.Table("events")+" FINAL").Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 21 {
+		t.Fatalf("events FINAL = %d, want 21", events)
+	}
+	rows, err := s.Conn().Query(ctx, "SELECT job_id, status, attempts, failure_class, queue_wait_ms, run_time_ms, job_queue, job_definition, param_values[indexOf(param_keys, 'accountId')] FROM "+s.Table("jobs")+" FINAL ORDER BY job_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var id, status, fc, queue, def, acct string
+		var attempts uint16
+		var wait, run int64
+		if err := rows.Scan(&id, &status, &attempts, &fc, &wait, &run, &queue, &def, &acct); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if status != "SUCCEEDED" || attempts != 2 || fc != "" || wait != 100000 || run != 100000 || queue != "high" || def != "model" || acct != "acct-7" {
+			t.Errorf("job %s: status=%s attempts=%d fc=%q wait=%d run=%d queue=%s def=%s acct=%s", id, status, attempts, fc, wait, run, queue, def, acct)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("jobs FINAL rows = %d, want 3", n)
+	}
+	var attempts, finished uint64
+	var spot uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count(), sum(finished), countIf(failure_class = 'spot_reclaimed') FROM "+s.Table("attempts")+" FINAL").Scan(&attempts, &finished, &spot); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 6 || finished != 6 || spot != 3 {
+		t.Fatalf("attempts FINAL = %d rows, %d finished, %d spot; want 6, 6, 3", attempts, finished, spot)
+	}
+}
+
+func TestInsertCorpusAndQuarantine(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	files, _ := filepath.Glob("../batch/testdata/corpus/*.json")
+	var bodies []string
+	ids := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, ".expected.json") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	recs := parseAll(t, bodies)
+	for _, r := range recs {
+		ids[r.Event.ID] = true
+	}
+	if _, err := s.Insert(ctx, recs); err != nil {
+		t.Fatalf("insert corpus: %v", err)
+	}
+	var events uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+s.Table("events")).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if int(events) != len(ids) {
+		t.Fatalf("distinct events = %d, want %d", events, len(ids))
+	}
+	q := []store.Quarantined{{ReceivedAt: time.Now(), Source: "test", MessageID: "m1", Error: "invalid JSON", Body: "{oops"}}
+	if err := s.InsertQuarantine(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := s.Conn().QueryRow(ctx, "SELECT body FROM "+s.Table("quarantine")+" WHERE message_id = 'm1'").Scan(&body); err != nil || body != "{oops" {
+		t.Fatalf("quarantine body %q, %v", body, err)
+	}
+}
+
+func TestRetentionDropsOldPartitions(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	// lifecycle events are from 2025-11-20; insert them, then enforce
+	// retention at two dates.
+	if _, err := s.Insert(ctx, parseAll(t, lifecycle("old-job"))); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) uint64 {
+		var n uint64
+		if err := s.Conn().QueryRow(ctx, "SELECT count() FROM "+s.Table(table)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r := store.Retention{EventsDays: 30, JobsDays: 365, AttemptsDays: 365, QuarantineDays: 30}
+	// 40 days later: events go, jobs and attempts stay.
+	dropped, err := s.EnforceRetention(ctx, r, time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count("events") != 0 || count("jobs") == 0 || count("attempts") == 0 || len(dropped) != 1 {
+		t.Fatalf("after 40 days: events=%d jobs=%d attempts=%d dropped=%v", count("events"), count("jobs"), count("attempts"), dropped)
+	}
+	// Two years later everything goes.
+	if _, err := s.EnforceRetention(ctx, r, time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if count("jobs") != 0 || count("attempts") != 0 {
+		t.Fatalf("after two years: jobs=%d attempts=%d", count("jobs"), count("attempts"))
+	}
+}
