@@ -2,16 +2,48 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/store"
 )
 
-// migrateCommand is a placeholder until the migrate command lands.
 func migrateCommand(app *kingpin.Application) *command {
+	cmd := app.Command("migrate", "Create or upgrade batchwatch's ClickHouse database (idempotent; ingest also runs it at start).")
+	chCfg := store.AddFlags(cmd)
+	ret := store.AddRetentionFlags(cmd)
+	enforce := cmd.Flag("retention.enforce", "Also drop partitions older than the retention now.").Bool()
 	return &command{
-		clause: app.Command("migrate", "(not built yet)"),
-		run:    func(context.Context, *logrus.Logger) error { return errors.New("migrate: not built yet") },
+		clause: cmd,
+		run: func(ctx context.Context, log *logrus.Logger) error {
+			l := log.WithField("component", "migrate")
+			st, err := store.Open(chCfg, l)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := st.ServerVersion(ctx)
+			if err != nil {
+				return err
+			}
+			applied, err := st.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("ClickHouse %s, database %s: %d migrations applied %v\n", v, st.Database(), len(applied), applied)
+			if *enforce {
+				if err := ret.Validate(); err != nil {
+					return err
+				}
+				dropped, err := st.EnforceRetention(ctx, *ret, timeNow())
+				if err != nil {
+					return err
+				}
+				fmt.Printf("retention dropped %d partitions\n", len(dropped))
+			}
+			return nil
+		},
 	}
 }

@@ -1,6 +1,9 @@
 package main
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"time"
+)
 
 // version reports the module version stamped by the Go toolchain, or "devel".
 func version() string {
@@ -9,3 +12,6 @@ func version() string {
 	}
 	return "devel"
 }
+
+// timeNow is the process clock; commands pass it down.
+func timeNow() time.Time { return time.Now() }

@@ -1,0 +1,347 @@
+// Package ingest streams AWS Batch events into ClickHouse: sources (SQS,
+// replay of files, reconcile from the Batch API) feed one pipeline that
+// parses in parallel, batches by size or age, writes with retries and
+// acknowledges each message only after the insert holding it succeeded.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/batch"
+	"github.com/batchwatch/batchwatch/store"
+)
+
+// Writer is what the pipeline needs from the store.
+type Writer interface {
+	Insert(ctx context.Context, recs []store.Received) (store.InsertStats, error)
+	InsertQuarantine(ctx context.Context, qs []store.Quarantined) error
+}
+
+// Message is one message handed to the pipeline by a source.
+type Message struct {
+	// Body is the raw message (an event, possibly SNS-wrapped).
+	Body []byte
+	// Event, when set, is used instead of parsing Body (reconcile).
+	Event *batch.Event
+	// ID identifies the message in the quarantine: SQS message id, or the
+	// replay position ("events.jsonl:42").
+	ID         string
+	Source     string
+	ReceivedAt time.Time
+	// Done is called once the message is durably written (ok) or will not
+	// be (shutdown before its insert succeeded). May be nil.
+	Done func(ok bool)
+}
+
+// PipelineConfig tunes batching and retries.
+type PipelineConfig struct {
+	// BatchSize flushes a batch when it holds this many messages.
+	BatchSize int
+	// FlushInterval flushes a non-empty batch this long after its first
+	// message arrived.
+	FlushInterval time.Duration
+	// ParseWorkers parse messages in parallel (default GOMAXPROCS).
+	ParseWorkers int
+	// RetryMin and RetryMax bound the backoff between insert retries.
+	RetryMin, RetryMax time.Duration
+	// DrainTimeout bounds the final flush on shutdown.
+	DrainTimeout time.Duration
+	// DedupIDs is how many recently written event ids are remembered to
+	// skip redeliveries (two generations of this size).
+	DedupIDs int
+}
+
+func (c *PipelineConfig) defaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.ParseWorkers <= 0 {
+		c.ParseWorkers = runtime.GOMAXPROCS(0)
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 200 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 60 * time.Second
+	}
+	if c.DedupIDs <= 0 {
+		c.DedupIDs = 500_000
+	}
+}
+
+type item struct {
+	msg  Message
+	rec  store.Received
+	quar *store.Quarantined
+}
+
+// Pipeline parses, batches and writes messages. Submit blocks while the
+// pipeline is full, which is how a slow or absent ClickHouse pushes back on
+// the sources (bounded memory: about 3 × BatchSize messages in flight).
+type Pipeline struct {
+	w       Writer
+	cfg     PipelineConfig
+	m       *Metrics
+	log     *logrus.Entry
+	now     func() time.Time
+	raw     chan Message
+	parsed  chan item
+	batches chan []item
+	dedup   *idSet
+
+	closeOnce sync.Once
+}
+
+// NewPipeline builds a pipeline writing to w.
+func NewPipeline(w Writer, cfg PipelineConfig, m *Metrics, log *logrus.Entry, now func() time.Time) *Pipeline {
+	cfg.defaults()
+	return &Pipeline{
+		w: w, cfg: cfg, m: m, log: log, now: now,
+		raw:     make(chan Message, cfg.BatchSize),
+		parsed:  make(chan item, cfg.BatchSize),
+		batches: make(chan []item, 1),
+		dedup:   newIDSet(cfg.DedupIDs),
+	}
+}
+
+// Submit hands a message to the pipeline, blocking while it is full.
+func (p *Pipeline) Submit(ctx context.Context, msg Message) error {
+	p.m.Received.WithLabelValues(msg.Source).Inc()
+	p.m.Buffered.Inc()
+	select {
+	case p.raw <- msg:
+		return nil
+	case <-ctx.Done():
+		p.m.Buffered.Dec()
+		return ctx.Err()
+	}
+}
+
+// Close tells the pipeline no more messages come; Run then flushes what it
+// holds and returns. Submit must not be called after Close.
+func (p *Pipeline) Close() { p.closeOnce.Do(func() { close(p.raw) }) }
+
+// Run runs the pipeline until Close was called and everything was flushed,
+// or until ctx is cancelled (then unflushed messages get Done(false)).
+func (p *Pipeline) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < p.cfg.ParseWorkers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.parseLoop()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(p.parsed)
+	}()
+	go p.batchLoop()
+	return p.writeLoop(ctx)
+}
+
+func (p *Pipeline) parseLoop() {
+	for msg := range p.raw {
+		it := item{msg: msg}
+		if msg.Event != nil {
+			it.rec = store.Received{Event: msg.Event, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
+		} else if ev, err := batch.Parse(msg.Body); err != nil {
+			it.quar = &store.Quarantined{
+				ReceivedAt: msg.ReceivedAt, Source: msg.Source, MessageID: msg.ID,
+				Error: err.Error(), Body: string(msg.Body),
+			}
+		} else {
+			it.rec = store.Received{Event: ev, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
+		}
+		p.parsed <- it
+	}
+}
+
+func (p *Pipeline) batchLoop() {
+	defer close(p.batches)
+	var cur []item
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		p.batches <- cur
+		cur = nil
+		timer.Stop()
+	}
+	for {
+		select {
+		case it, ok := <-p.parsed:
+			if !ok {
+				flush()
+				return
+			}
+			if len(cur) == 0 {
+				timer.Reset(p.cfg.FlushInterval)
+			}
+			cur = append(cur, it)
+			if len(cur) >= p.cfg.BatchSize {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+func (p *Pipeline) writeLoop(ctx context.Context) error {
+	var failed error
+	for b := range p.batches {
+		if failed != nil || ctx.Err() != nil {
+			p.finish(b, false)
+			continue
+		}
+		if err := p.write(ctx, b); err != nil {
+			failed = err
+			p.finish(b, false)
+			continue
+		}
+		p.finish(b, true)
+	}
+	if failed != nil && !errors.Is(failed, context.Canceled) {
+		return failed
+	}
+	return nil
+}
+
+func (p *Pipeline) finish(b []item, ok bool) {
+	for _, it := range b {
+		if it.msg.Done != nil {
+			it.msg.Done(ok)
+		}
+		if ok {
+			p.m.Acked.WithLabelValues(it.msg.Source).Inc()
+		}
+	}
+	p.m.Buffered.Sub(float64(len(b)))
+}
+
+// write inserts one batch, retrying with backoff until it succeeds or ctx
+// ends.
+func (p *Pipeline) write(ctx context.Context, b []item) error {
+	recs := make([]store.Received, 0, len(b))
+	var quar []store.Quarantined
+	dups := 0
+	inBatch := make(map[string]struct{}, len(b))
+	for _, it := range b {
+		if it.quar != nil {
+			quar = append(quar, *it.quar)
+			continue
+		}
+		id := it.rec.Event.ID
+		if id != "" {
+			if _, seen := inBatch[id]; seen || p.dedup.has(id) {
+				dups++
+				continue
+			}
+			inBatch[id] = struct{}{}
+		}
+		recs = append(recs, it.rec)
+	}
+	backoff := p.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		start := p.now()
+		err := p.insert(ctx, recs, quar)
+		if err == nil {
+			elapsed := p.now().Sub(start)
+			p.m.InsertDuration.Observe(elapsed.Seconds())
+			p.m.BatchSize.Observe(float64(len(recs)))
+			p.m.Duplicates.Add(float64(dups))
+			p.m.LastInsert.Set(float64(p.now().UnixNano()) / 1e9)
+			now := p.now()
+			for _, r := range recs {
+				if !r.Event.Time.IsZero() {
+					p.m.Lag.Observe(now.Sub(r.Event.Time).Seconds())
+				}
+				if r.Event.ID != "" {
+					p.dedup.add(r.Event.ID)
+				}
+			}
+			for _, q := range quar {
+				p.m.Quarantined.WithLabelValues(q.Source).Inc()
+			}
+			if attempt > 1 {
+				p.log.WithField("attempts", attempt).WithField("events", len(recs)).Info("insert succeeded after retries")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.log.WithError(err).WithField("attempt", attempt).WithField("retry_in", backoff).Warn("insert failed; retrying")
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, p.cfg.RetryMax)
+	}
+}
+
+func (p *Pipeline) insert(ctx context.Context, recs []store.Received, quar []store.Quarantined) error {
+	if len(quar) > 0 {
+		if err := p.w.InsertQuarantine(ctx, quar); err != nil {
+			p.m.StoreErrors.WithLabelValues("insert_quarantine").Inc()
+			return fmt.Errorf("quarantine: %w", err)
+		}
+	}
+	if len(recs) > 0 {
+		st, err := p.w.Insert(ctx, recs)
+		if err != nil {
+			p.m.StoreErrors.WithLabelValues("insert").Inc()
+			return err
+		}
+		p.m.Inserted.Add(float64(st.Events))
+	}
+	return nil
+}
+
+// idSet remembers recently written ids in two generations, so memory stays
+// bounded at about 2 × size ids.
+type idSet struct {
+	mu        sync.Mutex
+	size      int
+	cur, prev map[string]struct{}
+}
+
+func newIDSet(size int) *idSet {
+	return &idSet{size: size, cur: make(map[string]struct{}, size)}
+}
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cur[id]; ok {
+		return true
+	}
+	_, ok := s.prev[id]
+	return ok
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cur) >= s.size {
+		s.prev, s.cur = s.cur, make(map[string]struct{}, s.size)
+	}
+	s.cur[id] = struct{}{}
+}
