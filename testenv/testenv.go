@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/batchwatch/batchwatch/awsclient"
 	"github.com/batchwatch/batchwatch/logging"
 	"github.com/batchwatch/batchwatch/store"
 )
@@ -121,4 +124,21 @@ func sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// AWS returns SDK configuration for a local endpoint (moto or the
+// simulator) with dummy credentials, the way a user would point batchwatch
+// at them: region and endpoint, nothing else special.
+func AWS(t testing.TB, endpoint string) (aws.Config, *awsclient.Config) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	c := &awsclient.Config{Region: "us-east-1", EndpointURL: endpoint, MaxAttempts: 5}
+	cfg, err := awsclient.Load(context.Background(), c)
+	if err != nil {
+		t.Fatalf("aws config: %v", err)
+	}
+	return cfg, c
 }
