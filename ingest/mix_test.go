@@ -181,3 +181,47 @@ func (b *mixBuilder) events() []mixEvent {
 	b.rng.Shuffle(len(out), func(i, k int) { out[i], out[k] = out[k], out[i] })
 	return out
 }
+
+// arrayJob adds an array parent with the given id and size whose children
+// all succeed, and returns the parent.
+func (b *mixBuilder) arrayJob(parentID, queue string, size int) *mixJob {
+	created := b.t0.Add(time.Duration(b.n+1) * time.Second)
+	parent := &mixJob{ID: parentID, Queue: queue, FinalStatus: "SUCCEEDED"}
+	detail := func(id, status string, at time.Time, extra map[string]any) map[string]any {
+		d := map[string]any{
+			"jobArn": "arn:aws:batch:us-east-1:123456789012:job/" + id, "jobName": "nightly-builds", "jobId": id,
+			"jobQueue": "arn:aws:batch:us-east-1:123456789012:job-queue/" + queue, "status": status,
+			"createdAt": ms(created), "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/model-build:4",
+			"attempts": []any{}, "tags": map[string]any{"product": "models", "tier": "medium"},
+			"container": map[string]any{"resourceRequirements": []any{map[string]any{"type": "VCPU", "value": "4"}, map[string]any{"type": "MEMORY", "value": "8192"}}},
+		}
+		for k, v := range extra {
+			d[k] = v
+		}
+		return d
+	}
+	summary := func(succeeded int) map[string]any {
+		return map[string]any{"SUCCEEDED": succeeded, "RUNNING": size - succeeded}
+	}
+	at := created.Add(5 * time.Second)
+	parent.Events = append(parent.Events,
+		mixEvent{"Batch Job State Change", at, detail(parentID, "PENDING", at, map[string]any{"arrayProperties": map[string]any{"size": size, "statusSummary": summary(0)}})})
+	for i := 0; i < size; i++ {
+		cid := fmt.Sprintf("%s:%d", parentID, i)
+		child := &mixJob{ID: cid, Queue: queue, FinalStatus: "SUCCEEDED", Attempts: 1}
+		start, stop := at.Add(time.Minute), at.Add(time.Duration(5+i)*time.Minute)
+		ap := map[string]any{"index": i}
+		att := []any{map[string]any{"container": map[string]any{"exitCode": 0, "logStreamName": fmt.Sprintf("model-build/default/c%d", i)}, "startedAt": ms(start), "stoppedAt": ms(stop)}}
+		child.Events = []mixEvent{
+			{"Batch Job State Change", at.Add(10 * time.Second), detail(cid, "RUNNABLE", at, map[string]any{"arrayProperties": ap})},
+			{"Batch Job State Change", start, detail(cid, "RUNNING", start, map[string]any{"arrayProperties": ap, "startedAt": ms(start)})},
+			{"Batch Job State Change", stop, detail(cid, "SUCCEEDED", stop, map[string]any{"arrayProperties": ap, "startedAt": ms(start), "stoppedAt": ms(stop), "attempts": att})},
+		}
+		b.jobs = append(b.jobs, child)
+	}
+	end := at.Add(time.Duration(5+size) * time.Minute)
+	parent.Events = append(parent.Events,
+		mixEvent{"Batch Job State Change", end, detail(parentID, "SUCCEEDED", end, map[string]any{"arrayProperties": map[string]any{"size": size, "statusSummary": summary(size)}, "stoppedAt": ms(end)})})
+	b.jobs = append(b.jobs, parent)
+	return parent
+}
