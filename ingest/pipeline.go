@@ -56,6 +56,10 @@ type PipelineConfig struct {
 	// DedupIDs is how many recently written event ids are remembered to
 	// skip redeliveries (two generations of this size).
 	DedupIDs int
+	// Writers insert batches concurrently (order does not matter: the
+	// store's versions decide). More writers overlap our encoding with
+	// ClickHouse's work; each holds one batch.
+	Writers int
 }
 
 func (c *PipelineConfig) defaults() {
@@ -79,6 +83,9 @@ func (c *PipelineConfig) defaults() {
 	}
 	if c.DedupIDs <= 0 {
 		c.DedupIDs = 500_000
+	}
+	if c.Writers <= 0 {
+		c.Writers = 3
 	}
 }
 
@@ -150,7 +157,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(p.parsed)
 	}()
 	go p.batchLoop()
-	return p.writeLoop(ctx)
+	errs := make(chan error, p.cfg.Writers)
+	var failed sync.Once
+	stop := make(chan struct{})
+	for i := 0; i < p.cfg.Writers; i++ {
+		go func() { errs <- p.writeLoop(ctx, stop, &failed) }()
+	}
+	var first error
+	for i := 0; i < p.cfg.Writers; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func (p *Pipeline) parseLoop() {
@@ -203,15 +222,25 @@ func (p *Pipeline) batchLoop() {
 	}
 }
 
-func (p *Pipeline) writeLoop(ctx context.Context) error {
+// writeLoop writes batches until the batch channel closes. Once a write
+// fails for good (only when ctx ends), every writer gives the remaining
+// batches back.
+func (p *Pipeline) writeLoop(ctx context.Context, stop chan struct{}, stopOnce *sync.Once) error {
 	var failed error
 	for b := range p.batches {
-		if failed != nil || ctx.Err() != nil {
+		select {
+		case <-stop:
+			p.finish(b, false)
+			continue
+		default:
+		}
+		if ctx.Err() != nil {
 			p.finish(b, false)
 			continue
 		}
 		if err := p.write(ctx, b); err != nil {
 			failed = err
+			stopOnce.Do(func() { close(stop) })
 			p.finish(b, false)
 			continue
 		}

@@ -21,7 +21,7 @@ type fakeWriter struct {
 	failFirst int // fail this many Insert calls
 	calls     int
 	events    map[string]int
-	quar      []store.Quarantined
+	quar      map[string]store.Quarantined // by message id, like the table's key
 	block     chan struct{} // when set, Insert waits for it to close
 }
 
@@ -51,7 +51,12 @@ func (f *fakeWriter) Insert(ctx context.Context, recs []store.Received) (store.I
 func (f *fakeWriter) InsertQuarantine(_ context.Context, qs []store.Quarantined) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.quar = append(f.quar, qs...)
+	if f.quar == nil {
+		f.quar = map[string]store.Quarantined{}
+	}
+	for _, q := range qs {
+		f.quar[q.MessageID] = q
+	}
 	return nil
 }
 

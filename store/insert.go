@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/batchwatch/batchwatch/batch"
 )
@@ -49,26 +51,22 @@ func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error
 		}
 	}
 	attempts := collapseAttempts(events)
-
-	if err := s.insertEvents(ctx, events); err != nil {
-		return st, err
-	}
-	st.Events = len(events)
 	jobs := make([]*Received, 0, len(latest))
 	for _, r := range events {
 		if latest[r.Event.Job.ID] == r {
 			jobs = append(jobs, r)
 		}
 	}
-	if err := s.insertJobs(ctx, jobs); err != nil {
+	// The three tables go in parallel on separate connections: events, with
+	// the raw JSON, is the heavy one.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.insertEvents(gctx, events) })
+	g.Go(func() error { return s.insertJobs(gctx, jobs) })
+	g.Go(func() error { return s.insertAttempts(gctx, attempts) })
+	if err := g.Wait(); err != nil {
 		return st, err
 	}
-	st.Jobs = len(jobs)
-	if err := s.insertAttempts(ctx, attempts); err != nil {
-		return st, err
-	}
-	st.Attempts = len(attempts)
-	return st, nil
+	return InsertStats{Events: len(events), Jobs: len(jobs), Attempts: len(attempts)}, nil
 }
 
 type attemptRow struct {
@@ -234,7 +232,7 @@ func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
 	for i, r := range recs {
 		e, j := r.Event, &r.Event.Job
 		eventID[i], account[i], jobID[i], jobName[i], jobARN[i] = e.ID, e.Account, j.ID, j.Name, j.ARN
-		statusReason[i], arrayParent[i], logStream[i], snsID[i], raw[i] = j.StatusReason, j.ArrayParentID, j.LogStream, e.SNSMessageID, string(e.Raw)
+		statusReason[i], arrayParent[i], logStream[i], snsID[i], raw[i] = j.StatusReason, j.ArrayParentID, j.LogStream, e.SNSMessageID, bytesString(e.Raw)
 		detailType[i], region[i], queue[i], status[i] = e.DetailType, e.Region, j.Queue, string(j.Status)
 		failure[i], definition[i], platform[i], source[i] = string(j.FailureClass), j.Definition, string(j.Platform), r.Source
 		eventTime[i], receivedAt[i] = e.Time.UTC(), r.ReceivedAt.UTC()
@@ -295,6 +293,16 @@ func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
 }
 
 func mk[T any](n int) []T { return make([]T, n) }
+
+// bytesString views an event's raw bytes as a string without copying them:
+// Raw is never modified after parsing, and the copy into the column buffer
+// follows immediately. At 250,000 events of ~2 KB the saved copy matters.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
 	n := len(recs)
