@@ -122,7 +122,7 @@ func fastDecode(body []byte, v any) (ok bool) {
 			ok = false
 		}
 	}()
-	return gojson.UnmarshalNoEscape(body, v) == nil
+	return gojson.Unmarshal(body, v) == nil
 }
 
 func reset(v any) {
