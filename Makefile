@@ -1,0 +1,73 @@
+# batchwatch — run `make help` for the targets.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin/batchwatch
+STATICCHECK := $(GO) tool -modfile=tools/go.mod staticcheck
+
+.PHONY: help
+help: ## Show this help.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build bin/batchwatch.
+	$(GO) build -o $(BIN) ./cmd/batchwatch
+
+.PHONY: deps
+deps: ## Install Go, ClickHouse, Prometheus, Alertmanager, docker-compose (apt-get).
+	scripts/install.sh all
+
+.PHONY: demo
+demo: ## Run the local demo stack end to end (the README's first command).
+	scripts/demo.sh
+
+.PHONY: test
+test: ## Run every test, unit and integration, against real servers (the README's second command).
+	scripts/test.sh
+
+.PHONY: unit
+unit: ## Unit tests only (no servers needed).
+	$(GO) test -count=1 ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck (built from tools/go.mod).
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	$(STATICCHECK) -tags integration ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the event parser for 60 s.
+	$(GO) test ./batch -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 5s
+
+.PHONY: generate
+generate: build ## Regenerate committed artifacts (dashboards, alert rules, flag reference).
+	$(BIN) dashboards generate --out deploy/grafana/dashboards
+	$(GO) run ./cmd/batchwatch dashboards rules --out deploy/prometheus/rules/batchwatch.rules.yml
+	$(GO) test ./cmd/batchwatch -run TestFlagReference -update
+
+.PHONY: check-generated
+check-generated: generate ## Fail if generated files differ from the committed ones.
+	git diff --exit-code -- deploy docs/flags.md
+
+.PHONY: services-up services-down
+services-up: ## Start ClickHouse, moto, Prometheus, Alertmanager on 127.0.0.1.
+	scripts/services.sh start all
+services-down: ## Stop them (by PID).
+	scripts/services.sh stop all
+
+.PHONY: bench bench-ingest bench-sqs bench-exporter
+bench: bench-ingest bench-sqs bench-exporter ## All benchmarks (figures go to docs/BENCHMARKS.md by hand).
+
+bench-ingest: build ## Replay N events into ClickHouse vs clickhouse-client bulk insert (N=250000).
+	scripts/bench-ingest.sh $(N)
+
+bench-sqs: build ## Drain the 250,000-event day from the simulator's SQS: bare loop vs batchwatch ingest.
+	scripts/bench-sqs.sh $(N)
+
+bench-exporter: build ## Exporter vs ListJobs-per-scrape poller at 100,000 jobs.
+	scripts/bench-exporter.sh
+
+.PHONY: clean
+clean: ## Remove build output and service scratch folders.
+	rm -rf bin .run .bench
