@@ -1,17 +1,125 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/sim"
 )
 
-// simCommand is a placeholder until the sim command lands.
 func simCommand(app *kingpin.Application) *command {
+	cmd := app.Command("sim", "Simulate AWS Batch (with SQS, EventBridge and Cost Explorer) on one local endpoint, for demos and load tests.")
+	awsCfg := awsclient.AddFlags(cmd)
+	var (
+		scenario     = cmd.Flag("scenario", "Built-in scenario ("+strings.Join(sim.BuiltinScenarios(), ", ")+") or a scenario YAML file.").Default("smoke").String()
+		listen       = cmd.Flag("listen", "Address serving every simulated service (point the SDKs' endpoint URL here).").Default("127.0.0.1:4566").String()
+		speed        = cmd.Flag("speed", "Simulated seconds per real second; 0 runs as fast as possible on virtual time.").Default("1").Float64()
+		seed         = cmd.Flag("seed", "Seed of every random choice; the same seed at --speed 0 reproduces a run.").Default("1").Uint64()
+		scale        = cmd.Flag("scale", "Multiply the workload's job counts and the compute environments' vCPUs (e.g. 0.01 for CI).").Default("1").Float64()
+		start        = cmd.Flag("start", "Simulated start time (RFC 3339); default now.").String()
+		out          = cmd.Flag("out", "Write every emitted event envelope to this file as JSON lines (- for stdout).").String()
+		exitWhenDone = cmd.Flag("exit-when-done", "Exit once no job can progress any more and every event is delivered.").Bool()
+		noWorkload   = cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool()
+		noDelivery   = cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool()
+		apiRate      = cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64()
+	)
 	return &command{
-		clause: app.Command("sim", "(not built yet)"),
-		run:    func(context.Context, *logrus.Logger) error { return errors.New("sim: not built yet") },
+		clause: cmd,
+		run: func(ctx context.Context, log *logrus.Logger) error {
+			l := log.WithField("component", "sim")
+			sc, err := sim.LoadScenario(*scenario)
+			if err != nil {
+				return err
+			}
+			if *scale <= 0 {
+				return errors.New("--scale must be positive")
+			}
+			sc = sc.Scaled(*scale)
+			startAt := time.Now().UTC()
+			if *start != "" {
+				if startAt, err = time.Parse(time.RFC3339, *start); err != nil {
+					return fmt.Errorf("--start: %w", err)
+				}
+			}
+			cfg := sim.Config{
+				Scenario: sc, Speed: *speed, Seed: *seed, Logger: l, ExitWhenDone: *exitWhenDone,
+				NoWorkload: *noWorkload, NoDelivery: *noDelivery, AWS: awsCfg, Now: func() time.Time { return startAt },
+				APIRate: *apiRate,
+			}
+			if *apiRate == 0 {
+				cfg.APIRate = -1
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg.Registry = reg
+			var outFile *os.File
+			var outBuf *bufio.Writer
+			switch *out {
+			case "":
+			case "-":
+				outBuf = bufio.NewWriterSize(os.Stdout, 1<<20)
+			default:
+				if outFile, err = os.Create(*out); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				defer outFile.Close()
+				outBuf = bufio.NewWriterSize(outFile, 1<<20)
+			}
+			if outBuf != nil {
+				cfg.Out = outBuf
+			}
+			s, err := sim.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+
+			ln, err := net.Listen("tcp", *listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", *listen, err)
+			}
+			srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			srvErr := make(chan error, 1)
+			go func() { srvErr <- srv.Serve(ln) }()
+			l.WithField("listen", ln.Addr().String()).WithField("scenario", sc.Name).WithField("speed", *speed).
+				WithField("seed", *seed).WithField("scale", *scale).Info("simulator serving")
+
+			began := time.Now()
+			runErr := s.Run(ctx)
+			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutCtx)
+			if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+				runErr = err
+			}
+			if outBuf != nil {
+				if err := outBuf.Flush(); err != nil && runErr == nil {
+					runErr = fmt.Errorf("--out: %w", err)
+				}
+			}
+			truth := s.Truth()
+			done := 0
+			for _, t := range truth {
+				if t.Status == "SUCCEEDED" || t.Status == "FAILED" {
+					done++
+				}
+			}
+			l.WithField("jobs", len(truth)).WithField("finished", done).
+				WithField("seconds", fmt.Sprintf("%.2f", time.Since(began).Seconds())).Info("simulator stopped")
+			return runErr
+		},
 	}
 }
