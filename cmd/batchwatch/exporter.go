@@ -2,16 +2,86 @@ package main
 
 import (
 	"context"
-	"errors"
+	"math"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
+
+	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/exporter"
+	"github.com/batchwatch/batchwatch/web"
 )
 
-// exporterCommand is a placeholder until the exporter command lands.
 func exporterCommand(app *kingpin.Application) *command {
+	cmd := app.Command("exporter", "Prometheus exporter of AWS Batch: queue depth, wait and run times, retries, failures, capacity and cost (list-then-watch).")
+	cfg, file := exporter.AddFlags(cmd)
+	awsCfg := awsclient.AddFlags(cmd)
+	webCfg := web.AddFlags(cmd, ":9847")
+	noSelf := cmd.Flag("web.disable-exporter-metrics", "Leave out the exporter's own Go and process metrics (go_*, process_*).").Bool()
 	return &command{
-		clause: app.Command("exporter", "(not built yet)"),
-		run:    func(context.Context, *logrus.Logger) error { return errors.New("exporter: not built yet") },
+		clause: cmd,
+		run: func(ctx context.Context, log *logrus.Logger) error {
+			l := log.WithField("component", "exporter")
+			fc, err := exporter.LoadFileConfig(*file)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Prepare(fc); err != nil {
+				return err
+			}
+			awsConf, err := awsclient.Load(ctx, awsCfg)
+			if err != nil {
+				return err
+			}
+
+			reg := prometheus.NewRegistry()
+			gatherers := prometheus.Gatherers{reg}
+			if !*noSelf {
+				self := prometheus.NewRegistry()
+				self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+				gatherers = append(gatherers, self)
+			}
+			awsMetrics := awsclient.NewMetrics(reg, "batchwatch_exporter")
+			// One limiter for every Batch call: the account's ~50/s are
+			// shared with the submitters.
+			burst := int(math.Max(1, math.Ceil(cfg.BatchAPIRate)))
+			batchClient := awsCfg.Batch(awsConf, awsclient.Options{Metrics: awsMetrics, Limiter: rate.NewLimiter(rate.Limit(cfg.BatchAPIRate), burst)})
+			deps := exporter.Deps{Batch: batchClient, Registry: reg, Logger: l}
+			if cfg.SQSQueueURL != "" {
+				deps.SQS = awsCfg.SQS(awsConf, awsclient.Options{Metrics: awsMetrics})
+			}
+			if cfg.CostRefreshInterval > 0 {
+				deps.CostExplorer = awsCfg.CostExplorer(awsConf, awsclient.Options{Metrics: awsMetrics})
+			}
+
+			srv, err := web.New(webCfg, web.Options{
+				Name:        "batchwatch exporter",
+				Description: "Prometheus exporter for AWS Batch: exact queue depth (list-then-watch), job times, retries, failures, capacity and cost",
+				Gatherer:    gatherers,
+			}, l)
+			if err != nil {
+				return err
+			}
+			deps.OnReady = func() { srv.SetReady(true) }
+			x, err := exporter.New(cfg, deps)
+			if err != nil {
+				return err
+			}
+			if err := srv.Listen(); err != nil {
+				return err
+			}
+			l.WithField("listen", srv.Addrs()).WithField("queues", cfg.Queues).
+				WithField("sqs_queue_url", cfg.SQSQueueURL).WithField("batch_api_rate", cfg.BatchAPIRate).Info("exporter started")
+
+			errc := make(chan error, 2)
+			go func() { errc <- srv.Serve(ctx) }()
+			go func() { errc <- x.Run(ctx) }()
+			first := <-errc
+			<-errc
+			return first
+		},
 	}
 }
