@@ -57,16 +57,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if !ok {
 		err = &apiError{code: "UnknownOperationException", msg: "Unknown operation " + target}
 	} else {
-		s.m.calls.WithLabelValues(op).Inc()
 		out, err = s.dispatch(op, body.Bytes())
 	}
+	mop := op
+	var ae *apiError
+	if !ok || (errors.As(err, &ae) && ae.code == "UnknownOperationException") {
+		mop = "unknown" // keeps the label's values bounded
+	}
+	s.m.calls.WithLabelValues(mop).Inc()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-Requestid", uuid.NewString())
 	if err != nil {
 		ae, status := toAPIError(err)
-		if ok {
-			s.m.errors.WithLabelValues(op, ae.code).Inc()
-		}
+		s.m.errors.WithLabelValues(mop, ae.code).Inc()
 		s.log.WithFields(logrus.Fields{"operation": op, "code": ae.code, "error": ae.msg}).Debug("request failed")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": ae.code, "message": ae.msg})

@@ -43,17 +43,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = s.dispatch(rc, op, buf.Bytes(), (*outp)[:0])
 		*outp = out
 	}
-	if ok {
-		s.metrics.calls.WithLabelValues(op).Inc()
-	}
+	mop := metricOperation(op, ok)
+	s.metrics.calls.WithLabelValues(mop).Inc()
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
 	h.Set("X-Amzn-Requestid", s.ids.next())
 	if err != nil {
 		e := asAPIError(err)
-		if ok {
-			s.metrics.errors.WithLabelValues(op, e.query).Inc()
-		}
+		s.metrics.errors.WithLabelValues(mop, e.query).Inc()
 		s.log.WithFields(logrus.Fields{"operation": op, "code": e.query, "error": e.msg}).Debug("request failed")
 		body := appendErrorBody(nil, e)
 		h.Set("X-Amzn-Query-Error", e.query+";"+e.fault)
@@ -64,6 +61,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	_, _ = w.Write(out)
+}
+
+// metricOperation bounds the operation label to SQS's operations.
+func metricOperation(op string, ok bool) string {
+	switch op {
+	case "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage", "SendMessage", "SendMessageBatch",
+		"ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "CreateQueue", "GetQueueUrl", "ListQueues",
+		"DeleteQueue", "PurgeQueue", "GetQueueAttributes", "SetQueueAttributes", "TagQueue", "UntagQueue",
+		"ListQueueTags", "ListDeadLetterSourceQueues", "AddPermission", "RemovePermission",
+		"StartMessageMoveTask", "CancelMessageMoveTask", "ListMessageMoveTasks":
+		if ok {
+			return op
+		}
+	}
+	return "unknown"
 }
 
 func appendErrorBody(dst []byte, e *apiError) []byte {

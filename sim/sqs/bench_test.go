@@ -1,9 +1,11 @@
 package sqs_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/sim/sqs"
 )
 
 // benchBody is about the size of a Batch job state change event.
@@ -97,4 +100,54 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkHandlerReceiveDelete measures the server alone: ServeHTTP for
+// ReceiveMessage(10) and DeleteMessageBatch, without network or SDK.
+func BenchmarkHandlerReceiveDelete(b *testing.B) {
+	srv := sqs.NewServer(sqs.Options{})
+	defer srv.Close()
+	if _, err := srv.CreateQueue("bench", nil); err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([]string, 10*b.N)
+	for i := range bodies {
+		bodies[i] = benchBody
+	}
+	if err := srv.SendBatch("bench", bodies); err != nil {
+		b.Fatal(err)
+	}
+	recvBody := []byte(`{"QueueUrl":"http://localhost/123456789012/bench","MaxNumberOfMessages":10}`)
+	call := func(target string, body []byte) []byte {
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", target)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+		return w.Body.Bytes()
+	}
+	const key = `"ReceiptHandle":"`
+	b.SetBytes(int64(10 * len(benchBody)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out := call("AmazonSQS.ReceiveMessage", recvBody)
+		del := []byte(`{"QueueUrl":"http://localhost/123456789012/bench","Entries":[`)
+		for n := 0; ; n++ {
+			j := bytes.Index(out, []byte(key))
+			if j < 0 {
+				break
+			}
+			out = out[j+len(key):]
+			h := out[:bytes.IndexByte(out, '"')]
+			if n > 0 {
+				del = append(del, ',')
+			}
+			del = fmt.Appendf(del, `{"Id":"%d","ReceiptHandle":"%s"}`, n, h)
+		}
+		del = append(del, "]}"...)
+		call("AmazonSQS.DeleteMessageBatch", del)
+	}
+	b.ReportMetric(float64(10*b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -118,3 +118,12 @@ func TestHeapOrder(t *testing.T) {
 	}
 	assert.Zero(t, q.nInflight)
 }
+
+func BenchmarkAppendString(b *testing.B) {
+	body := `{"version":"0","id":"c8f9c4b5-76e5-d76a-f980-7011e206042b","detail-type":"Batch Job State Change","source":"aws.batch","account":"123456789012","time":"2026-11-21T10:00:00Z","region":"us-east-1","resources":["arn:aws:batch:us-east-1:123456789012:job/4c7599ae-0a82-49aa-ba5a-4727fcce14a8"],"detail":{"jobArn":"arn:aws:batch:us-east-1:123456789012:job/4c7599ae-0a82-49aa-ba5a-4727fcce14a8","jobName":"model-build-account-42","jobId":"4c7599ae-0a82-49aa-ba5a-4727fcce14a8","status":"RUNNABLE","tags":{"team":"ml"}}}`
+	buf := make([]byte, 0, 64<<10)
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		buf = appendString(buf[:0], body)
+	}
+}

@@ -16,6 +16,12 @@ const jsonSafe = "00000000000000000000000000000000110111111111111111111111111111
 // replaced by U+FFFD, as encoding/json does.
 func appendString(dst []byte, s string) []byte {
 	const hexdigits = "0123456789abcdef"
+	// Room for the common escapes (two bytes for one) without growing.
+	if free := cap(dst) - len(dst); free < 2*len(s)+2 {
+		grown := make([]byte, len(dst), len(dst)+2*len(s)+64)
+		copy(grown, dst)
+		dst = grown
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

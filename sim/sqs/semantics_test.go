@@ -319,6 +319,8 @@ func TestErrorWireShape(t *testing.T) {
 			assert.NotEmpty(t, doc["message"])
 		})
 	}
+	assert.Contains(t, scrape(t, e), `batchwatch_sim_sqs_api_calls_total{operation="unknown"} 1`, "unknown operations do not make new label values")
+	assert.NotContains(t, scrape(t, e), "NoSuchThing")
 }
 
 // waitForPoll waits until a ReceiveMessage long-polls the queue.

@@ -156,12 +156,6 @@ func (s *Server) dlqLookupLocked(arn string) (string, bool) {
 	return name, exists
 }
 
-func (s *Server) dlqLookup(arn string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.dlqLookupLocked(arn)
-}
-
 func (s *Server) queue(name string) (*queue, error) {
 	s.mu.RLock()
 	q := s.queues[name]
