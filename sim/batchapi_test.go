@@ -403,3 +403,37 @@ func TestThrottling(t *testing.T) {
 		t.Fatal("80 concurrent ListJobs calls were never throttled")
 	}
 }
+
+// TestListJobsPagesOver100k: ListJobs pages correctly through 100,000 jobs
+// of one queue with the SDK's paginator.
+func TestListJobsPagesOver100k(t *testing.T) {
+	h := newHarness(t, nil)
+	h.s.mu.Lock()
+	q, def := h.s.queues["t-high"], h.s.defByRef("t-job")
+	for i := range 100_000 {
+		if _, err := h.s.submit(submitReq{name: "bulk-" + fmt.Sprint(i), q: q, def: def, vcpus: 1, memMiB: 2048}); err != nil {
+			h.s.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	h.s.mu.Unlock()
+	p := batch.NewListJobsPaginator(h.batch, &batch.ListJobsInput{JobQueue: aws.String("t-high"), JobStatus: types.JobStatusSubmitted})
+	seen := make(map[string]bool, 100_000)
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, s := range out.JobSummaryList {
+			if seen[*s.JobId] {
+				t.Fatalf("job %s listed twice", *s.JobId)
+			}
+			seen[*s.JobId] = true
+		}
+	}
+	if len(seen) != 100_000 || pages != 100 {
+		t.Fatalf("listed %d jobs in %d pages, want 100000 in 100", len(seen), pages)
+	}
+}
