@@ -274,6 +274,10 @@ func (s *Server) putTargets(busNameOrARN, ruleName string, ts []Target) ([]faile
 	cp.targets = append([]*target(nil), r.targets...)
 	var failed []failedEntry
 	for _, t := range ts {
+		if t.QueueName == "" {
+			failed = append(failed, failedEntry{TargetID: t.ID, ErrorCode: "ValidationException", ErrorMessage: "Target has no queue."})
+			continue
+		}
 		if !nameRE.MatchString(t.ID) {
 			failed = append(failed, failedEntry{TargetID: t.ID, ErrorCode: "ValidationException", ErrorMessage: "Target id is not valid."})
 			continue

@@ -265,6 +265,7 @@ func TestGoAPIPublish(t *testing.T) {
 	require.NoError(t, e.eb.AddRule("default", "ec2", `{"source":["aws.ec2"]}`, "other"))
 	require.NoError(t, e.eb.AddTargets("default", "batch", eventbridge.Target{QueueName: "sns-wrapped", SNSTopicARN: "arn:aws:sns:us-east-1:123456789012:batch-topic"}))
 	require.Error(t, e.eb.AddRule("default", "bad", `{"source":"aws.batch"}`, "events"))
+	require.Error(t, e.eb.AddTargets("default", "batch", eventbridge.Target{ID: "no-queue"}))
 
 	matched, err := e.eb.Publish("default", []byte(batchEvent))
 	require.NoError(t, err)

@@ -210,6 +210,9 @@ func (s *Server) newMessage(body string, attrs []msgAttr, nowMs int64) *message 
 
 // Send queues one message, as SendMessage with the queue's default delay.
 func (s *Server) Send(queueName, body string) error {
+	if body == "" {
+		return fmt.Errorf("send to %s: %w", queueName, errMissingParameter("MessageBody"))
+	}
 	q, err := s.queue(queueName)
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", queueName, err)
@@ -235,6 +238,11 @@ func (s *Server) Send(queueName, body string) error {
 func (s *Server) SendBatch(queueName string, bodies []string) error {
 	if len(bodies) == 0 {
 		return nil
+	}
+	for _, b := range bodies {
+		if b == "" {
+			return fmt.Errorf("send batch to %s: %w", queueName, errMissingParameter("MessageBody"))
+		}
 	}
 	q, err := s.queue(queueName)
 	if err != nil {

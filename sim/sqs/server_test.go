@@ -462,6 +462,8 @@ func TestGoAPI(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{0, 0, 3}, []int{v, i, d}, "the queue's DelaySeconds applies")
 
+	assert.Error(t, srv.Send("q", ""), "SQS has no empty messages")
+	assert.Error(t, srv.SendBatch("q", []string{"x", ""}))
 	err = srv.Send("absent", "x")
 	assert.ErrorIs(t, err, sqs.ErrQueueDoesNotExist)
 	assert.ErrorIs(t, srv.SendBatch("absent", []string{"x"}), sqs.ErrQueueDoesNotExist)
