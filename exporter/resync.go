@@ -53,8 +53,9 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 	var stats resyncStats
 	gen := r.state.BeginResync()
 	startMs := r.now().UnixMilli()
-	parents := map[string]string{} // array parent id → queue
-	noReq := map[string]string{}   // job id → definition ARN, for jobs without a known request
+	parents := map[string]string{}     // active array parent id → queue
+	doneParents := map[string]string{} // finished ones (withFinished only)
+	noReq := map[string]string{}       // job id → definition ARN, for jobs without a known request
 	defs := map[string]bool{}
 
 	apply := func(queue string, sums []batchtypes.JobSummary, pageMs int64) {
@@ -65,8 +66,12 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 				continue
 			}
 			jobs = append(jobs, lj)
-			if lj.kind == kindArrayParent && active(lj.status) {
-				parents[lj.id] = queue
+			if lj.kind == kindArrayParent {
+				if active(lj.status) {
+					parents[lj.id] = queue
+				} else if withFinished {
+					doneParents[lj.id] = queue
+				}
 			}
 			if lj.definitionARN != "" {
 				defs[lj.definitionARN] = true
@@ -81,7 +86,7 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 
 	statuses := activeStatuses
 	if withFinished {
-		statuses = append(append([]batchtypes.JobStatus(nil), activeStatuses...), batchtypes.JobStatusSucceeded, batchtypes.JobStatusFailed)
+		statuses = append(append([]batchtypes.JobStatus(nil), activeStatuses...), finishedStatuses...)
 	}
 	for _, q := range queues {
 		for _, st := range statuses {
@@ -95,9 +100,10 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 
 	// Array children: ListJobs by queue does not return them. DescribeJobs
 	// on the active parents tells which statuses have children at all
-	// (statusSummary), so empty statuses cost no call.
+	// (statusSummary), so empty statuses cost no call. After a start, the
+	// finished children of finished arrays are listed too.
 	stats.Parents = len(parents)
-	ids := sortedKeys(parents)
+	ids := append(sortedKeys(parents), sortedKeys(doneParents)...)
 	summaries := map[string]map[string]int32{}
 	for start := 0; start < len(ids); start += 100 {
 		chunk := ids[start:min(len(ids), start+100)]
@@ -122,12 +128,17 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 	}
 	for _, p := range ids {
 		sum, known := summaries[p]
-		for _, st := range activeStatuses {
+		q, isActive := parents[p]
+		childStatuses := activeStatuses
+		if !isActive {
+			q = doneParents[p]
+			childStatuses = finishedStatuses
+		}
+		for _, st := range childStatuses {
 			if known && sum[string(st)] == 0 {
 				continue
 			}
 			in := &awsbatch.ListJobsInput{ArrayJobId: aws.String(p), JobStatus: st, MaxResults: aws.Int32(int32(r.cfg.PageSize))}
-			q := parents[p]
 			err := r.listAll(ctx, in, func(sums []batchtypes.JobSummary, pageMs int64) { apply(q, sums, pageMs) })
 			if err != nil {
 				return stats, fmt.Errorf("list %s children of array job %s: %w", st, p, err)
@@ -224,6 +235,9 @@ func (r *resyncer) listAll(ctx context.Context, in *awsbatch.ListJobsInput, fn f
 		in.NextToken = out.NextToken
 	}
 }
+
+// finishedStatuses are listed at the first resync after a start.
+var finishedStatuses = []batchtypes.JobStatus{batchtypes.JobStatusSucceeded, batchtypes.JobStatusFailed}
 
 // fromSummary converts a ListJobs summary; nodes of multi-node jobs are
 // skipped (the main job counts).
