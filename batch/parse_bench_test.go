@@ -12,8 +12,9 @@ func BenchmarkParse(b *testing.B) {
 	}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
+	p := NewParser()
 	for b.Loop() {
-		if _, err := Parse(body); err != nil {
+		if _, err := p.Parse(body); err != nil {
 			b.Fatal(err)
 		}
 	}

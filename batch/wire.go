@@ -130,49 +130,59 @@ type wireTimeout struct {
 }
 
 type wireEksProps struct {
-	PodProperties *struct {
-		Containers []wireEksContainer `json:"containers"`
-		PodName    string             `json:"podName"`
-		NodeName   string             `json:"nodeName"`
-	} `json:"podProperties"`
+	PodProperties *wireEksPod `json:"podProperties"`
+}
+
+type wireEksPod struct {
+	Containers []wireEksContainer `json:"containers"`
+	PodName    string             `json:"podName"`
+	NodeName   string             `json:"nodeName"`
+}
+
+type wireEksResources struct {
+	Limits   map[string]string `json:"limits"`
+	Requests map[string]string `json:"requests"`
 }
 
 type wireEksContainer struct {
-	Name      string `json:"name"`
-	Image     string `json:"image"`
-	Resources *struct {
-		Limits   map[string]string `json:"limits"`
-		Requests map[string]string `json:"requests"`
-	} `json:"resources"`
+	Name      string            `json:"name"`
+	Image     string            `json:"image"`
+	Resources *wireEksResources `json:"resources"`
+	ExitCode  *int              `json:"exitCode"`
+	Reason    string            `json:"reason"`
+}
+
+type wireEksAttemptContainer struct {
+	Name     string `json:"name"`
 	ExitCode *int   `json:"exitCode"`
 	Reason   string `json:"reason"`
 }
 
 type wireEksAttempt struct {
-	Containers []struct {
-		Name     string `json:"name"`
-		ExitCode *int   `json:"exitCode"`
-		Reason   string `json:"reason"`
-	} `json:"containers"`
-	PodName      string `json:"podName"`
-	NodeName     string `json:"nodeName"`
-	StartedAt    int64  `json:"startedAt"`
-	StoppedAt    int64  `json:"stoppedAt"`
-	StatusReason string `json:"statusReason"`
+	Containers   []wireEksAttemptContainer `json:"containers"`
+	PodName      string                    `json:"podName"`
+	NodeName     string                    `json:"nodeName"`
+	StartedAt    int64                     `json:"startedAt"`
+	StoppedAt    int64                     `json:"stoppedAt"`
+	StatusReason string                    `json:"statusReason"`
 }
 
 type wireEcsProps struct {
-	TaskProperties []struct {
-		Containers []struct {
-			Name                 string                    `json:"name"`
-			Image                string                    `json:"image"`
-			Essential            *bool                     `json:"essential"`
-			ResourceRequirements []wireResourceRequirement `json:"resourceRequirements"`
-			ExitCode             *int                      `json:"exitCode"`
-			Reason               string                    `json:"reason"`
-			LogStreamName        string                    `json:"logStreamName"`
-		} `json:"containers"`
-		TaskArn              string `json:"taskArn"`
-		ContainerInstanceArn string `json:"containerInstanceArn"`
-	} `json:"taskProperties"`
+	TaskProperties []wireEcsTask `json:"taskProperties"`
+}
+
+type wireEcsTask struct {
+	Containers           []wireEcsContainer `json:"containers"`
+	TaskArn              string             `json:"taskArn"`
+	ContainerInstanceArn string             `json:"containerInstanceArn"`
+}
+
+type wireEcsContainer struct {
+	Name                 string                    `json:"name"`
+	Image                string                    `json:"image"`
+	Essential            *bool                     `json:"essential"`
+	ResourceRequirements []wireResourceRequirement `json:"resourceRequirements"`
+	ExitCode             *int                      `json:"exitCode"`
+	Reason               string                    `json:"reason"`
+	LogStreamName        string                    `json:"logStreamName"`
 }

@@ -173,11 +173,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) parseLoop() {
+	parser := batch.NewParser()
 	for msg := range p.raw {
 		it := item{msg: msg}
 		if msg.Event != nil {
 			it.rec = store.Received{Event: msg.Event, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
-		} else if ev, err := batch.Parse(msg.Body); err != nil {
+		} else if ev, err := parser.Parse(msg.Body); err != nil {
 			it.quar = &store.Quarantined{
 				ReceivedAt: msg.ReceivedAt, Source: msg.Source, MessageID: msg.ID,
 				Error: err.Error(), Body: string(msg.Body),
