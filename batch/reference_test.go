@@ -121,5 +121,5 @@ func caseAmbiguous(body []byte) bool {
 
 // keyCount counts occurrences of k as an object key ("k" followed by ':').
 func keyCount(body []byte, k string) int {
-	return len(regexp.MustCompile(`"` + regexp.QuoteMeta(k) + `"\s*:`).FindAllIndex(body, -1))
+	return len(regexp.MustCompile(`"`+regexp.QuoteMeta(k)+`"\s*:`).FindAllIndex(body, -1))
 }

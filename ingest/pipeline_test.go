@@ -22,7 +22,7 @@ type fakeWriter struct {
 	calls     int
 	events    map[string]int
 	quar      map[string]store.Quarantined // by message id, like the table's key
-	block     chan struct{} // when set, Insert waits for it to close
+	block     chan struct{}                // when set, Insert waits for it to close
 }
 
 func (f *fakeWriter) Insert(ctx context.Context, recs []store.Received) (store.InsertStats, error) {
