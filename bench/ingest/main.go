@@ -162,7 +162,7 @@ func generate(ctx context.Context, bin, out string, n int) error {
 	scale := float64(n) / 250000
 	fmt.Fprintf(os.Stderr, "generating ~%d events with the simulator (zendesk-day, scale %.3f) into %s\n", n, scale, out)
 	cmd := exec.CommandContext(ctx, bin, "sim", "--scenario", "zendesk-day", "--scale", strconv.FormatFloat(scale, 'f', 4, 64),
-		"--speed", "0", "--seed", "1", "--out", out, "--exit-when-done", "--listen", "127.0.0.1:0", "--log.level", "warn")
+		"--speed", "0", "--seed", "1", "--out", out, "--exit-when-done", "--no-delivery", "--listen", "127.0.0.1:0", "--log.level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("generate events: %w", err)
