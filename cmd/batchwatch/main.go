@@ -30,12 +30,13 @@ func main() {
 	os.Exit(runMain(os.Args[1:]))
 }
 
-func runMain(args []string) int {
+// newApp builds the command line: the application, its commands and the
+// logging flags.
+func newApp() (*kingpin.Application, []*command, *logging.Config) {
 	app := kingpin.New("batchwatch", "Observability for AWS Batch: job history in ClickHouse, Prometheus metrics, tiered submission.")
 	app.HelpFlag.Short('h')
 	app.Version(version())
 	logCfg := logging.AddFlags(app)
-
 	commands := []*command{
 		ingestCommand(app),
 		migrateCommand(app),
@@ -45,7 +46,11 @@ func runMain(args []string) int {
 		submitCommand(app),
 		dashboardsCommand(app),
 	}
+	return app, commands, logCfg
+}
 
+func runMain(args []string) int {
+	app, commands, logCfg := newApp()
 	selected, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "batchwatch: %v\n", err)
