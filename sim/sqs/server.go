@@ -7,6 +7,11 @@
 //
 // It plays AWS from AWS's documented shapes; moto is the independent
 // reference it is compared with (see the differential test).
+//
+// Not simulated: FIFO queues (FifoQueue=true is refused), permissions and
+// message move tasks (UnsupportedOperation), the 60 s QueueDeletedRecently
+// wait, KMS. Message retention is applied when a message would be
+// received, so approximate counts may include expired messages until then.
 package sqs
 
 import (
