@@ -81,8 +81,14 @@ func run() error {
 	client := ac.SQS(cfg, awsclient.Options{})
 
 	url := *queue
-	if !strings.Contains(url, "://") {
+	for !strings.Contains(url, "://") {
 		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: queue})
+		var missing *types.QueueDoesNotExist
+		if errors.As(err, &missing) && *expect > 0 && ctx.Err() == nil {
+			// Waiting for messages: the producer may not have made the queue yet.
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("get queue URL: %w", err)
 		}
