@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -41,22 +42,25 @@ type result struct {
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sqsloop:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	endpoint := flag.String("endpoint", os.Getenv("AWS_ENDPOINT_URL"), "SQS endpoint URL (default: $AWS_ENDPOINT_URL, else AWS)")
-	queue := flag.String("queue", "", "queue name or URL to drain")
-	callers := flag.Int("callers", 8, "concurrent receive+delete loops")
-	expect := flag.Int64("expect", 0, "stop after this many messages (long-polling until they come); 0 = stop when the queue is empty")
-	region := flag.String("region", "", "AWS region (default: the SDK's sources, else us-east-1)")
-	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
-	flag.Parse()
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sqsloop", flag.ContinueOnError)
+	endpoint := fs.String("endpoint", os.Getenv("AWS_ENDPOINT_URL"), "SQS endpoint URL (default: $AWS_ENDPOINT_URL, else AWS)")
+	queue := fs.String("queue", "", "queue name or URL to drain")
+	callers := fs.Int("callers", 8, "concurrent receive+delete loops")
+	expect := fs.Int64("expect", 0, "stop after this many messages (long-polling until they come); 0 = stop when the queue is empty")
+	region := fs.String("region", "", "AWS region (default: the SDK's sources, else us-east-1)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *queue == "" || *callers < 1 {
-		flag.Usage()
+		fs.Usage()
 		return errors.New("--queue and --callers >= 1 are required")
 	}
 
@@ -152,7 +156,7 @@ func run() error {
 		r.Seconds = time.Duration(l - f).Seconds()
 		r.MessagesPerSecond = float64(r.Messages) / r.Seconds
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+	if err := json.NewEncoder(stdout).Encode(r); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	if *expect > 0 && r.Messages < *expect {
