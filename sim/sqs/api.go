@@ -390,7 +390,7 @@ func (s *Server) getQueueAttributes(body []byte) ([]byte, error) {
 	for _, n := range in.AttributeNames {
 		if n == "All" {
 			all = true
-		} else if !readableAttributes[n] {
+		} else if !readable(n) {
 			return nil, errInvalidAttributeName(n)
 		}
 	}

@@ -77,23 +77,26 @@ func defaultConfig() queueConfig {
 	}
 }
 
-// settableAttributes are the attributes CreateQueue and SetQueueAttributes accept.
-var settableAttributes = map[string]bool{
-	"DelaySeconds": true, "MaximumMessageSize": true, "MessageRetentionPeriod": true,
-	"Policy": true, "ReceiveMessageWaitTimeSeconds": true, "VisibilityTimeout": true,
-	"RedrivePolicy": true, "RedriveAllowPolicy": true, "KmsMasterKeyId": true,
-	"KmsDataKeyReusePeriodSeconds": true, "SqsManagedSseEnabled": true, "FifoQueue": true,
+// settable reports the attributes CreateQueue and SetQueueAttributes accept.
+func settable(name string) bool {
+	switch name {
+	case "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "Policy",
+		"ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "RedrivePolicy", "RedriveAllowPolicy",
+		"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "FifoQueue":
+		return true
+	}
+	return false
 }
 
-// readableAttributes are the names GetQueueAttributes knows, besides All.
-var readableAttributes = map[string]bool{
-	"ApproximateNumberOfMessages": true, "ApproximateNumberOfMessagesNotVisible": true,
-	"ApproximateNumberOfMessagesDelayed": true, "CreatedTimestamp": true, "LastModifiedTimestamp": true,
-	"QueueArn": true, "DelaySeconds": true, "MaximumMessageSize": true, "MessageRetentionPeriod": true,
-	"Policy": true, "ReceiveMessageWaitTimeSeconds": true, "VisibilityTimeout": true,
-	"RedrivePolicy": true, "RedriveAllowPolicy": true, "KmsMasterKeyId": true,
-	"KmsDataKeyReusePeriodSeconds": true, "SqsManagedSseEnabled": true,
-	"FifoQueue": true, "ContentBasedDeduplication": true, "DeduplicationScope": true, "FifoThroughputLimit": true,
+// readable reports the names GetQueueAttributes knows, besides All.
+func readable(name string) bool {
+	switch name {
+	case "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+		"ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn",
+		"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit":
+		return true
+	}
+	return settable(name)
 }
 
 // dlqLookup resolves a dead-letter target ARN to a queue name in this server.
@@ -109,7 +112,7 @@ func applyAttributes(cfg *queueConfig, attrs map[string]string, lookup dlqLookup
 	sort.Strings(names)
 	for _, name := range names {
 		v := attrs[name]
-		if !settableAttributes[name] {
+		if !settable(name) {
 			return errInvalidAttributeName(name)
 		}
 		var err error
