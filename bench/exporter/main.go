@@ -70,23 +70,23 @@ type result struct {
 	ResyncSeconds     float64            `json:"exporter_last_resync_seconds"`
 	EventsApplied     float64            `json:"exporter_events_applied"`
 
-	ScrapeMsP50   float64 `json:"exporter_scrape_ms_p50"`
-	ScrapeMsMax   float64 `json:"exporter_scrape_ms_max"`
-	ScrapeSeries  int     `json:"exporter_scrape_series"`
-	CPUSeconds    float64 `json:"exporter_cpu_seconds"`
-	RSSMiB        float64 `json:"exporter_rss_mib_end"`
-	RSSPeakMiB    float64 `json:"exporter_rss_mib_peak"`
-	TrackedJobs   float64 `json:"exporter_tracked_jobs_end"`
+	ScrapeMsP50  float64 `json:"exporter_scrape_ms_p50"`
+	ScrapeMsMax  float64 `json:"exporter_scrape_ms_max"`
+	ScrapeSeries int     `json:"exporter_scrape_series"`
+	CPUSeconds   float64 `json:"exporter_cpu_seconds"`
+	RSSMiB       float64 `json:"exporter_rss_mib_end"`
+	RSSPeakMiB   float64 `json:"exporter_rss_mib_peak"`
+	TrackedJobs  float64 `json:"exporter_tracked_jobs_end"`
 	// Scrapes compared with the simulator, and of those the scrapes whose
 	// every queue × status gauge equalled the simulator's count at some
 	// moment of the 5 s before (all statuses, and all but SUBMITTED, which
 	// AWS reports in no event).
-	GaugeChecks               int `json:"gauge_checks"`
-	GaugeWithin5s             int `json:"gauge_checks_all_within_5s"`
-	GaugeWithin5sButSubmitted int `json:"gauge_checks_all_but_submitted_within_5s"`
-	GaugeSeries               int `json:"gauge_series_checked"`
-	GaugeSeriesLate           int `json:"gauge_series_late"`
-	GaugeLateSubmitted        int `json:"gauge_series_late_submitted"`
+	GaugeChecks               int  `json:"gauge_checks"`
+	GaugeWithin5s             int  `json:"gauge_checks_all_within_5s"`
+	GaugeWithin5sButSubmitted int  `json:"gauge_checks_all_but_submitted_within_5s"`
+	GaugeSeries               int  `json:"gauge_series_checked"`
+	GaugeSeriesLate           int  `json:"gauge_series_late"`
+	GaugeLateSubmitted        int  `json:"gauge_series_late_submitted"`
 	FinalExact                bool `json:"final_gauges_equal_truth"`
 }
 
