@@ -1,17 +1,180 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/alerts"
+	"github.com/batchwatch/batchwatch/dashboards"
+	"github.com/batchwatch/batchwatch/store"
 )
 
-// dashboardsCommand is a placeholder until the dashboards command lands.
+// dashboardsCommand generates the monitoring artifacts (Grafana dashboards,
+// Prometheus rules, Alertmanager configuration) or verifies every panel
+// query against live servers. main dispatches on the command, so the two
+// actions are an argument, not subcommands.
 func dashboardsCommand(app *kingpin.Application) *command {
+	cmd := app.Command("dashboards", "Grafana dashboards, Prometheus alert rules and Alertmanager routing as code. "+
+		"'generate' writes them (and with --check only compares); 'verify' runs every panel and variable query against a live Prometheus and ClickHouse.")
+	action := cmd.Arg("action", "generate or verify.").Required().Enum("generate", "verify")
+
+	out := cmd.Flag("out", "generate: directory of the dashboard JSON files.").Default("deploy/grafana/dashboards").String()
+	rulesPath := cmd.Flag("rules", "generate: Prometheus rule file to write (empty: skip).").Default("deploy/prometheus/rules/batchwatch.rules.yml").String()
+	amPath := cmd.Flag("alertmanager", "generate: Alertmanager configuration to write (empty: skip).").Default("deploy/alertmanager/alertmanager.yml").String()
+	recv := alerts.DefaultReceivers()
+	cmd.Flag("alertmanager.page-url", "generate: webhook receiving critical alerts (pages).").Default(recv.PageURL).StringVar(&recv.PageURL)
+	cmd.Flag("alertmanager.ticket-url", "generate: webhook receiving warnings (tickets).").Default(recv.TicketURL).StringVar(&recv.TicketURL)
+	check := cmd.Flag("check", "generate: write nothing; fail when a committed file differs from what would be generated.").Bool()
+
+	promURL := cmd.Flag("prometheus.url", "verify: Prometheus to query.").Default("http://127.0.0.1:9090").String()
+	chCfg := store.AddFlags(cmd)
+	since := cmd.Flag("since", "verify: the dashboards' time range ends now and starts this long ago.").Default("6h").Duration()
+	scrape := cmd.Flag("scrape-interval", "verify: the Prometheus datasource's scrape interval (sets $__rate_interval).").Default("15s").Duration()
+	first := cmd.Flag("first-values", "verify: select the first value of every variable instead of All.").Bool()
+	allowEmpty := cmd.Flag("allow-empty", "verify: report queries without data but do not fail on them.").Bool()
+
 	return &command{
-		clause: app.Command("dashboards", "(not built yet)"),
-		run:    func(context.Context, *logrus.Logger) error { return errors.New("dashboards: not built yet") },
+		clause: cmd,
+		run: func(ctx context.Context, log *logrus.Logger) error {
+			l := log.WithField("component", "dashboards")
+			if *action == "generate" {
+				return generateMonitoring(l, *out, *rulesPath, *amPath, recv, *check)
+			}
+			return verifyDashboards(ctx, l, *promURL, chCfg, *since, *scrape, *first, *allowEmpty)
+		},
 	}
+}
+
+// generateMonitoring renders everything from the default configurations
+// and writes it, or with check compares it to what is on disk.
+func generateMonitoring(l *logrus.Entry, out, rulesPath, amPath string, recv alerts.Receivers, check bool) error {
+	files, err := dashboards.Generate(dashboards.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	others := map[string]func() ([]byte, error){}
+	if rulesPath != "" {
+		others[rulesPath] = func() ([]byte, error) { return alerts.RenderRules(alerts.DefaultConfig()) }
+	}
+	if amPath != "" {
+		others[amPath] = func() ([]byte, error) { return alerts.RenderAlertmanager(recv) }
+	}
+	if check {
+		diffs, err := dashboards.Diff(out, files)
+		if err != nil {
+			return err
+		}
+		for path, render := range others {
+			want, err := render()
+			if err != nil {
+				return err
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(got, want) {
+				diffs = append(diffs, path+": differs from the generated file")
+			}
+		}
+		for _, d := range diffs {
+			l.WithField("difference", d).Error("stale generated file")
+		}
+		if len(diffs) > 0 {
+			return errors.New("generated files are stale: run batchwatch dashboards generate")
+		}
+		l.Info("generated files are up to date")
+		return nil
+	}
+	if err := dashboards.Write(out, files); err != nil {
+		return err
+	}
+	for path, render := range others {
+		data, err := render()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	l.WithField("dashboards", len(files)).WithField("dir", out).WithField("rules", rulesPath).
+		WithField("alertmanager", amPath).Info("generated")
+	return nil
+}
+
+// verifyDashboards runs every query of the generated dashboards against
+// live servers over the last `since` and prints one line per query.
+func verifyDashboards(ctx context.Context, l *logrus.Entry, promURL string, chCfg *store.Config, since, scrape time.Duration, first, allowEmpty bool) error {
+	files, err := dashboards.Generate(dashboards.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	var parsed []*dashboards.ParsedDashboard
+	for _, name := range sortedNames(files) {
+		p, err := dashboards.ParseDashboard(files[name])
+		if err != nil {
+			return err
+		}
+		parsed = append(parsed, p)
+	}
+	client, err := api.NewClient(api.Config{Address: promURL})
+	if err != nil {
+		return fmt.Errorf("prometheus client: %w", err)
+	}
+	st, err := store.Open(chCfg, l)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	r := dashboards.TimeRange{From: now.Add(-since), To: now}
+	v := &dashboards.Verifier{
+		Prometheus: promv1.NewAPI(client), ClickHouse: st.Conn(),
+		PromRange: r, ClickHouseRange: r, ScrapeInterval: scrape,
+		Database: chCfg.Database, Log: l,
+	}
+	if first {
+		v.Select = func(_ string, options []string) []string {
+			if len(options) == 0 {
+				return nil
+			}
+			return options[:1]
+		}
+	}
+	failed, empty := 0, 0
+	for _, res := range v.Verify(ctx, parsed) {
+		fmt.Println(res.String())
+		switch {
+		case res.Err != nil:
+			failed++
+		case res.Points == 0:
+			empty++
+		}
+	}
+	l.WithField("failed", failed).WithField("empty", empty).Info("verified")
+	if failed > 0 || (empty > 0 && !allowEmpty) {
+		return fmt.Errorf("%d queries failed and %d returned no data", failed, empty)
+	}
+	return nil
+}
+
+func sortedNames(m map[string][]byte) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -1,0 +1,73 @@
+package dashboards
+
+import (
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+)
+
+// JobHistory is the "Job history (ClickHouse)" dashboard: what the store
+// knows that Prometheus cannot, per job: failures with their reasons, exit
+// codes and log streams, queue waits per hour, the slowest jobs, jobs stuck
+// in RUNNABLE, vCPU-hours by tag, and the quarantine.
+//
+// Every query runs on ClickHouse 18.16 as well as on current servers (see
+// DEVELOPERS.md): no toStartOfInterval ($__timeInterval), no DateTime64
+// ($__fromTime_ms), no WITH FILL; jobs, attempts and events are read with
+// FINAL so redelivered events count once.
+type JobHistory struct{ Config Config }
+
+// Build builds the dashboard.
+func (d JobHistory) Build() (dashboard.Dashboard, error) {
+	cfg := d.Config
+	b := newDashboard(cfg, "batchwatch-job-history", "Job history (ClickHouse)",
+		"Every AWS Batch job batchwatch ingested, from ClickHouse: failures with reasons, exit codes and log streams, queue waits, slow and stuck jobs, usage by tag.").
+		WithVariable(datasourceVariable(clickhousePluginID, "ClickHouse")).
+		WithVariable(dashboard.NewConstantVariableBuilder("database").
+			Label("Database").
+			Description("ClickHouse database of batchwatch's tables (ingest's --clickhouse.database).").
+			Value(dashboard.StringOrMap{String: cog.ToPtr(cfg.ClickHouseDatabase)})).
+		WithVariable(queryVariable(clickhousePluginID, "job_queue", "Job queue",
+			"SELECT DISTINCT job_queue FROM $database.jobs WHERE $__timeFilter(created_at) ORDER BY job_queue")).
+		WithVariable(queryVariable(clickhousePluginID, "job_definition", "Job definition",
+			"SELECT DISTINCT job_definition FROM $database.jobs WHERE $__timeFilter(created_at) AND match(job_queue, '^(${job_queue:regex})$') ORDER BY job_definition")).
+		WithVariable(queryVariable(clickhousePluginID, "tier", "Tier",
+			fmt.Sprintf("SELECT DISTINCT %s AS tier FROM $database.jobs WHERE $__timeFilter(created_at) AND has(tag_keys, '%s') ORDER BY tier", tagValue(cfg.TierTag), cfg.TierTag))).
+		WithVariable(costTagVariable(cfg))
+	return finish(withRows(b,
+		historySummaryRow(cfg),
+		historyFailuresRow(cfg),
+		historyWaitsRow(cfg),
+		historyJobsRow(cfg),
+		historyUsageRow(cfg),
+	).Build())
+}
+
+// tagValue is the value of tag key in a row's parallel tag arrays, empty
+// when absent: indexOf gives 0, and element 0 of an array is the default value.
+func tagValue(key string) string {
+	return fmt.Sprintf("tag_values[indexOf(tag_keys, '%s')]", key)
+}
+
+// chFilter restricts rows of jobs or attempts to the selected queues, job
+// definitions and tiers. Grafana turns a selection into a regex
+// (${var:regex}) and "All" into .*, so match() serves both.
+func chFilter(cfg Config) string {
+	return "match(job_queue, '^(${job_queue:regex})$')" +
+		" AND match(job_definition, '^(${job_definition:regex})$')" +
+		" AND match(" + tagValue(cfg.TierTag) + ", '^(${tier:regex})$')"
+}
+
+// Time filters. Jobs and attempts are partitioned by creation month, so a
+// condition on created_at lets ClickHouse skip old partitions even when the
+// panel asks about stop times; jobs older than two weeks at their stop are
+// left out.
+const (
+	// stoppedInRange: jobs that stopped within the dashboard's range.
+	stoppedInRange = "created_at >= $__fromTime - INTERVAL 14 DAY AND created_at <= $__toTime" +
+		" AND stopped_at_ms >= toUnixTimestamp($__fromTime) * 1000 AND stopped_at_ms <= toUnixTimestamp($__toTime) * 1000"
+	// stoppedBucket is the start of the $__interval_s bucket a job stopped
+	// in (toStartOfInterval is not available on 18.16).
+	stoppedBucket = "toDateTime(intDiv(stopped_at_ms, 1000 * $__interval_s) * $__interval_s, 'UTC')"
+)

@@ -1,0 +1,31 @@
+package dashboards
+
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/units"
+)
+
+// historyUsageRow: who used the capacity, by cost-allocation tag.
+func historyUsageRow(cfg Config) row {
+	attempts := "FROM $database.attempts FINAL WHERE created_at <= $__toTime AND $__timeFilter(started_at) AND finished = 1 AND " + chFilter(cfg)
+	return row{title: "Usage", panels: []cog.Builder[dashboard.Panel]{
+		defaultTable(clickhousePluginID).
+			Title("vCPU-hours by $cost_tag").
+			Description("Resources reserved by the finished attempts that started in the range, per value of the chosen cost-allocation tag: vCPU-hours, memory GiB-hours and GPU-hours are requested size times run time, retries included. An empty value is untagged work.").
+			Span(halfWidth).
+			WithTarget(chQuery("SELECT "+tagValue("${cost_tag}")+" AS tag, uniqExact(job_id) AS jobs, count() AS attempts,"+
+				" sum(vcpus * duration_ms) / 3600000 AS vcpu_hours, sum(memory_mib * duration_ms) / 1024 / 3600000 AS memory_gib_hours,"+
+				" sum(gpus * duration_ms) / 3600000 AS gpu_hours "+attempts+" GROUP BY tag ORDER BY vcpu_hours DESC")).
+			OverrideByName("tag", []dashboard.DynamicConfigValue{{Id: "displayName", Value: "$cost_tag"}}).
+			OverrideByRegexp(".*_hours$", []dashboard.DynamicConfigValue{{Id: "decimals", Value: 1}}),
+		barsTimeseries(clickhousePluginID).
+			Title("vCPU-hours per hour by $cost_tag").
+			Description("vCPU-hours of the finished attempts started in each hour, per value of the chosen cost-allocation tag.").
+			Span(halfWidth).
+			Unit(units.Short).
+			DisplayName("${__field.labels.tag}").
+			WithTarget(chSeries("SELECT toStartOfHour(started_at) AS time, " + tagValue("${cost_tag}") + " AS tag," +
+				" sum(vcpus * duration_ms) / 3600000 AS vcpu_hours " + attempts + " GROUP BY time, tag ORDER BY time")),
+	}}
+}
