@@ -2,6 +2,7 @@ package submitter
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -58,5 +59,6 @@ func (e *errs) err() error {
 	if len(e.list) == 0 {
 		return nil
 	}
+	sort.SliceStable(e.list, func(i, j int) bool { return e.list[i].Line < e.list[j].Line })
 	return &ValidationError{Errors: e.list}
 }

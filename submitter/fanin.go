@@ -14,7 +14,9 @@ const MaxDependencies = 20
 // gather them.
 func (r *Runner) checkFanIn(items int, units []*unit) error {
 	fi := r.opts.Plan.FanIn
-	if fi == nil || fi.BarrierJobDefinition != "" {
+	if fi == nil || fi.BarrierJobDefinition != "" || r.opts.DeferFanIn {
+		// Deferred, the fan-in waits for every item to finish and then
+		// depends on nothing.
 		return nil
 	}
 	deps := map[string]bool{}

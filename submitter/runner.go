@@ -226,7 +226,9 @@ type todo struct {
 // the journal, skips what is submitted, looks up what a previous run left
 // uncertain, submits the rest, and finally the fan-in job.
 func (r *Runner) Submit(ctx context.Context, as []Assignment) (Summary, error) {
+	r.mu.Lock()
 	r.started = r.opts.Now()
+	r.mu.Unlock()
 	r.count.items.Store(int64(len(as)))
 	r.setPhase("loading")
 	if err := r.load(ctx); err != nil {

@@ -42,10 +42,11 @@ type Server struct {
 }
 
 type serveRun struct {
-	runner  *Runner
-	skipped []LineError
-	active  bool
-	err     string
+	runner   *Runner
+	skipped  []LineError
+	active   bool
+	watching bool
+	err      string
 }
 
 // RunRequest is the body of POST /api/v1/runs.
@@ -187,6 +188,17 @@ func (s *Server) postRun(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusConflict, errorBody{Error: fmt.Sprintf("run %s is in progress", rr.RunID)})
 		return
 	}
+	if rr.Escalate {
+		// The watcher empties the events queue: two watchers would steal
+		// each other's events.
+		for id, cur := range s.runs {
+			if cur.active && cur.watching {
+				s.mu.Unlock()
+				writeJSON(w, http.StatusConflict, errorBody{Error: fmt.Sprintf("run %s is watching the events queue; one escalating run at a time", id)})
+				return
+			}
+		}
+	}
 	o := s.cfg.Base
 	o.Plan, o.RunID, o.Mode = prep.Plan, rr.RunID, rr.Mode
 	o.DeferFanIn = rr.Escalate
@@ -196,7 +208,7 @@ func (s *Server) postRun(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
 		return
 	}
-	run := &serveRun{runner: runner, skipped: prep.Skipped, active: true}
+	run := &serveRun{runner: runner, skipped: prep.Skipped, active: true, watching: rr.Escalate}
 	s.runs[rr.RunID] = run
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -227,7 +239,9 @@ func (s *Server) execute(r *Runner, as []Assignment, escalate bool) error {
 		return err
 	}
 	if escalate {
-		return r.Watch(s.ctx, *s.cfg.Watch)
+		w := *s.cfg.Watch
+		w.Escalate = true
+		return r.Watch(s.ctx, w)
 	}
 	return nil
 }

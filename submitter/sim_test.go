@@ -192,7 +192,7 @@ func TestDescribeJobsShowsPlan(t *testing.T) {
 func TestSingleModeThrottled(t *testing.T) {
 	e := newSimEnv(t, simConfig{rate: 100})
 	p := zendeskPlan(t, noFanIn)
-	as, keys := assign(t, p, zendeskItems(300))
+	as, keys := assign(t, p, zendeskItems(200))
 	j := NewMemoryJournal()
 	o := e.options(t, p, "throttled", ModeSingle, j)
 	o.Concurrency = 16
@@ -201,7 +201,7 @@ func TestSingleModeThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Submitted != 300 || sum.Failed+sum.Rejected+sum.Pending != 0 || len(sum.Errors) > 0 {
+	if sum.Submitted != 200 || sum.Failed+sum.Rejected+sum.Pending != 0 || len(sum.Errors) > 0 {
 		t.Errorf("summary %+v", sum)
 	}
 	if sum.Throttles == 0 {

@@ -58,12 +58,12 @@ func (r *Runner) Summary() Summary {
 		Pending: r.count.pending.Load(), Escalated: r.count.escalated.Load(),
 		SubmitJobCalls: r.calls.submitCalls.Load(), ListJobsCalls: r.calls.listCalls.Load(),
 		Requests: r.calls.requests.Load(), Throttles: r.calls.throttles.Load(),
-		StartedAt: r.started,
 	}
+	r.mu.Lock()
+	s.StartedAt = r.started
 	if !r.started.IsZero() {
 		s.ElapsedSecs = now.Sub(r.started).Seconds()
 	}
-	r.mu.Lock()
 	from, to := r.submitFrom, r.submitTo
 	s.FanIn = r.fanIn
 	s.Errors = append([]string(nil), r.errs...)

@@ -37,7 +37,7 @@ func submitCommand(app *kingpin.Application) *command {
 		ratePerSec  = cmd.Flag("rate", "Client-side budget of AWS Batch requests per second (retries included), below the account's ~50/s.").Default("40").Float64()
 		concurrency = cmd.Flag("concurrency", "Batch calls in flight at most.").Default("16").Int()
 		escalate    = cmd.Flag("escalate", "Watch the run's job events and resubmit items that ran out of memory one tier up (needs --events.queue-url).").Bool()
-		eventsQueue = cmd.Flag("events.queue-url", "SQS queue receiving this run's Batch job events (EventBridge → SQS), read and emptied by the watcher.").PlaceHolder("URL").String()
+		eventsQueue = cmd.Flag("events.queue-url", "SQS queue receiving this run's Batch job events (EventBridge → SQS): after submitting, watch the jobs until every item has finished (the watcher empties the queue).").PlaceHolder("URL").String()
 		watchTime   = cmd.Flag("watch.timeout", "Stop watching after this long (0: until every item has finished).").Default("0s").Duration()
 		noProgress  = cmd.Flag("no-progress", "No progress bar (it is also off when stderr is not a terminal).").Bool()
 		jsonSummary = cmd.Flag("summary.json", "Print the end-of-run summary as JSON.").Bool()
@@ -66,6 +66,16 @@ func submitCommand(app *kingpin.Application) *command {
 			}
 			var err error
 			prep, err = prepare(*planFile, *itemsFile, *itemsFormat, *skipInvalid)
+			var ve *submitter.ValidationError
+			if errors.As(err, &ve) {
+				for _, le := range ve.Errors {
+					fmt.Fprintln(os.Stderr, le.Error())
+				}
+				if ve.Errors[0].File == *planFile {
+					return fmt.Errorf("the plan has %d error(s); nothing submitted", len(ve.Errors))
+				}
+				return fmt.Errorf("%d invalid item line(s); nothing submitted (--skip-invalid submits the valid items)", len(ve.Errors))
+			}
 			if err != nil {
 				return err
 			}
@@ -146,7 +156,7 @@ func submitCommand(app *kingpin.Application) *command {
 			close(progDone)
 		}
 		_, runErr := r.Submit(ctx, prep.Assignments)
-		if runErr == nil && *escalate {
+		if runErr == nil && watch != nil {
 			runErr = r.Watch(ctx, *watch)
 		}
 		stopProgress()
