@@ -92,8 +92,10 @@ max by (job_queue) (batchwatch_queue_oldest_job_age_seconds{%s, status="STARTING
 max by (job_queue, resource) (batchwatch_queue_unschedulable_jobs{%s}) > %s`,
 				exp, num(c.Unschedulable.Value)),
 				"Jobs request more than any instance of their queue can offer.",
-				`{{ $value | printf "%.0f" }} RUNNABLE jobs of queue {{ $labels.job_queue }} request more {{ $labels.resource }} than any instance type its compute environments can launch; they will never run. `+
-					`The largest {{ $labels.resource }} request that fits is {{ with printf `+"`"+`max(batchwatch_queue_max_schedulable{`+exp+`, job_queue=%q, resource=%q})`+"`"+` $labels.job_queue $labels.resource | query }}{{ . | first | value }}{{ else }}unknown{{ end }}.`),
+				`{{ $value | printf "%.0f" }} RUNNABLE jobs of queue {{ $labels.job_queue }} `+
+					`{{ if eq $labels.resource "combination" }}request vCPUs, memory and GPUs that no single instance type of its compute environments offers together; they will never run.`+
+					`{{ else }}request more {{ $labels.resource }} than any instance type its compute environments can launch; they will never run. `+
+					`The largest {{ $labels.resource }} request that fits is {{ with printf `+"`"+`max(batchwatch_queue_max_schedulable{`+exp+`, job_queue=%q, resource=%q})`+"`"+` $labels.job_queue $labels.resource | query }}{{ . | first | value }}{{ else }}unknown{{ end }}.{{ end }}`),
 			c.alert("BatchwatchQueueBlocked", SeverityWarning, c.QueueBlocked.For, fmt.Sprintf(`
 sum by (job_queue, reason) (increase(batchwatch_queue_blocked_events_total{%s}[%s])) > %s`,
 				exp, c.QueueBlocked.Window, num(c.QueueBlocked.Value)),

@@ -54,7 +54,7 @@ func overviewQueuesRow() row {
 
 		defaultTable(promPluginID).
 			Title("Unschedulable jobs and the largest request that fits").
-			Description("Per queue and resource: RUNNABLE jobs whose request exceeds every instance type the queue can launch, beside the largest request that would fit (vCPUs, MiB, GPUs), which is the value to put in the job definition. Instances also need headroom for the container agent.").
+			Description("Per queue and resource: RUNNABLE jobs whose request exceeds every instance type the queue can launch, beside the largest request that would fit (vCPUs, MiB after the container agent's reserve, GPUs), which is the value to put in the job definition. 'combination' counts jobs whose vCPUs, memory and GPUs each fit some type but no type all together.").
 			WithTarget(promTableQuery(`sum by (job_queue, resource) (batchwatch_queue_unschedulable_jobs{`+selQueue+`})`, "A")).
 			WithTarget(promTableQuery(`max by (job_queue, resource) (batchwatch_queue_max_schedulable{`+selQueue+`})`, "B")).
 			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
