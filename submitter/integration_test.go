@@ -70,6 +70,7 @@ func TestClickHouseKillAndRerun(t *testing.T) {
 			}
 			after1, _ := j.Load(context.Background(), runID)
 			e.faults.setLose(nil)
+			e.faults.settle()
 			r2, _ := New(o)
 			sum, err := r2.Submit(context.Background(), as)
 			if err != nil {

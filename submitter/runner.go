@@ -64,6 +64,11 @@ type Options struct {
 	IntentBatch int
 	// FlushEvery bounds how long results wait before they are journaled.
 	FlushEvery time.Duration
+	// SettleTime is how long Batch may still be creating a job after its
+	// SubmitJob answer was lost (the request reached Batch, the caller
+	// died or timed out). Uncertain submissions are looked up by name only
+	// once it has passed since they were journaled (default 15s).
+	SettleTime time.Duration
 }
 
 // Runner submits the items of one run and keeps its journal.
@@ -120,6 +125,9 @@ func New(o Options) (*Runner, error) {
 	}
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = time.Second
+	}
+	if o.SettleTime <= 0 {
+		o.SettleTime = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -261,6 +269,10 @@ func (r *Runner) Submit(ctx context.Context, as []Assignment) (Summary, error) {
 	r.mu.Unlock()
 	if len(uncertain) > 0 {
 		r.setPhase("recovering")
+		if err := r.settle(ctx, uncertain); err != nil {
+			r.setPhase("interrupted")
+			return r.Summary(), err
+		}
 		missing, err := r.recover(ctx, uncertain)
 		if err != nil {
 			r.setPhase("failed")
@@ -300,6 +312,35 @@ func (r *Runner) Submit(ctx context.Context, as []Assignment) (Summary, error) {
 	}
 	r.setPhase("submitted")
 	return r.Summary(), nil
+}
+
+// settle waits until SettleTime has passed since the newest uncertain row
+// was journaled: a request of the previous run may still be creating its
+// job, and a lookup before it lands would submit the item twice.
+func (r *Runner) settle(ctx context.Context, uncertain []Record) error {
+	var newest time.Time
+	for _, rec := range uncertain {
+		if rec.UpdatedAt.After(newest) {
+			newest = rec.UpdatedAt
+		}
+	}
+	wait := newest.Add(r.opts.SettleTime).Sub(r.opts.Now())
+	if wait <= 0 {
+		return nil
+	}
+	r.log.WithField("wait", wait.Round(time.Millisecond)).Info("waiting for Batch to settle before looking up uncertain submissions")
+	return sleep(ctx, wait)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // retryTodo resubmits an item at the attempt its journal row is at; an
@@ -628,8 +669,8 @@ func (r *Runner) submitUnit(ctx context.Context, u *unit) (string, error) {
 				return "", fmt.Errorf("submit %s: %w", u.name, err)
 			}
 			r.log.WithError(err).WithField("job_name", u.name).Warn("SubmitJob answer lost; looking the job up")
-			// Give Batch a moment to list a job it may just have created.
-			if werr := waitThrottled(ctx, 0); werr != nil {
+			// Batch may still be creating the job.
+			if werr := sleep(ctx, r.opts.SettleTime); werr != nil {
 				return "", fmt.Errorf("submit %s: %w", u.name, err)
 			}
 			found, lerr := r.listByName(ctx, u.queue, strings.ToLower(u.name))
@@ -654,15 +695,7 @@ const maxUncertain = 3
 // waitThrottled pauses after the n-th call whose SDK retries all met 429.
 func waitThrottled(ctx context.Context, n int) error {
 	d := throttleBackoff(n)
-	d += time.Duration(rand.Int64N(int64(d/2) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d+time.Duration(rand.Int64N(int64(d/2)+1)))
 }
 
 // recover looks up the jobs of uncertain rows (pending: a run stopped

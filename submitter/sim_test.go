@@ -288,6 +288,7 @@ func TestKillAndRerun(t *testing.T) {
 				t.Errorf("the kill left no pending row: %+v", sum1)
 			}
 			e.faults.setLose(nil)
+			e.faults.settle()
 
 			r2, _ := New(o)
 			sum2, err := r2.Submit(context.Background(), as)

@@ -41,8 +41,9 @@ type simConfig struct {
 // faults wraps the simulator's handler: it counts SubmitJob calls and can
 // lose answers (the job is created, the caller sees a broken connection).
 type faults struct {
-	next    http.Handler
-	submits atomic.Int64
+	next     http.Handler
+	submits  atomic.Int64
+	inflight atomic.Int64
 	mu      sync.Mutex
 	// lose decides, for the n-th SubmitJob (from 1), whether to process it
 	// and then drop the answer; it may also "kill" the client.
@@ -50,6 +51,8 @@ type faults struct {
 }
 
 func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.inflight.Add(1)
+	defer f.inflight.Add(-1)
 	if r.URL.Path != "/v1/submitjob" {
 		f.next.ServeHTTP(w, r)
 		return
@@ -64,6 +67,21 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	f.next.ServeHTTP(w, r)
+}
+
+// settle waits until the server has finished every request it received
+// (none for 100ms): what Options.SettleTime stands for in AWS, where a
+// killed client's last requests may still be creating jobs.
+func (f *faults) settle() {
+	quiet := 0
+	for quiet < 20 {
+		if f.inflight.Load() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (f *faults) setLose(fn func(int64) bool) {
@@ -138,6 +156,7 @@ func (e *simEnv) options(t testing.TB, p *Plan, runID string, mode Mode, j Journ
 		Plan: p, RunID: runID, Mode: mode, Concurrency: 8, Batch: e.batch, Journal: j,
 		Manifests: &FileManifests{Dir: t.TempDir()}, Limiter: e.limiter,
 		Log: logging.Discard().WithField("test", t.Name()), FlushEvery: 50 * time.Millisecond,
+		SettleTime: 10 * time.Millisecond,
 	}
 }
 

@@ -36,6 +36,7 @@ func submitCommand(app *kingpin.Application) *command {
 		skipInvalid = cmd.Flag("skip-invalid", "Submit the valid items and report invalid lines, instead of stopping at the first run of errors.").Bool()
 		ratePerSec  = cmd.Flag("rate", "Client-side budget of AWS Batch requests per second (retries included), below the account's ~50/s.").Default("40").Float64()
 		concurrency = cmd.Flag("concurrency", "Batch calls in flight at most.").Default("16").Int()
+		settleTime  = cmd.Flag("settle-time", "How long Batch may still create a job after its SubmitJob answer was lost; uncertain submissions are looked up by name only after it.").Default("15s").Duration()
 		escalate    = cmd.Flag("escalate", "Watch the run's job events and resubmit items that ran out of memory one tier up (needs --events.queue-url).").Bool()
 		eventsQueue = cmd.Flag("events.queue-url", "SQS queue receiving this run's Batch job events (EventBridge → SQS): after submitting, watch the jobs until every item has finished (the watcher empties the queue).").PlaceHolder("URL").String()
 		watchTime   = cmd.Flag("watch.timeout", "Stop watching after this long (0: until every item has finished).").Default("0s").Duration()
@@ -127,6 +128,7 @@ func submitCommand(app *kingpin.Application) *command {
 			Mode: submitter.Mode(*mode), ArraySize: *arraySize, Concurrency: *concurrency,
 			Batch: batchClient, Journal: submitter.NewClickHouseJournal(st), Manifests: manifests,
 			Limiter: limiter, Metrics: submitter.NewMetrics(reg), Log: log, Now: time.Now,
+			SettleTime: *settleTime,
 		}
 
 		if *serve {
