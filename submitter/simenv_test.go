@@ -44,7 +44,7 @@ type faults struct {
 	next     http.Handler
 	submits  atomic.Int64
 	inflight atomic.Int64
-	mu      sync.Mutex
+	mu       sync.Mutex
 	// lose decides, for the n-th SubmitJob (from 1), whether to process it
 	// and then drop the answer; it may also "kill" the client.
 	lose func(n int64) bool
