@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
@@ -113,7 +114,9 @@ func (c *Config) apiOptions(o Options) []func(*middleware.Stack) error {
 // Batch returns an AWS Batch client.
 func (c *Config) Batch(cfg aws.Config, o Options) *batch.Client {
 	return batch.NewFromConfig(cfg, func(bo *batch.Options) {
-		bo.BaseEndpoint = c.endpoint(o)
+		if ep := c.endpoint(o); ep != nil {
+			bo.BaseEndpoint = ep
+		}
 		bo.HTTPClient = bufferedBody{next: bo.HTTPClient}
 		bo.APIOptions = append(bo.APIOptions, c.apiOptions(o)...)
 	})
@@ -122,7 +125,9 @@ func (c *Config) Batch(cfg aws.Config, o Options) *batch.Client {
 // SQS returns an SQS client.
 func (c *Config) SQS(cfg aws.Config, o Options) *sqs.Client {
 	return sqs.NewFromConfig(cfg, func(so *sqs.Options) {
-		so.BaseEndpoint = c.endpoint(o)
+		if ep := c.endpoint(o); ep != nil {
+			so.BaseEndpoint = ep
+		}
 		so.HTTPClient = bufferedBody{next: so.HTTPClient}
 		so.APIOptions = append(so.APIOptions, c.apiOptions(o)...)
 	})
@@ -131,7 +136,9 @@ func (c *Config) SQS(cfg aws.Config, o Options) *sqs.Client {
 // CostExplorer returns a Cost Explorer client.
 func (c *Config) CostExplorer(cfg aws.Config, o Options) *costexplorer.Client {
 	return costexplorer.NewFromConfig(cfg, func(co *costexplorer.Options) {
-		co.BaseEndpoint = c.endpoint(o)
+		if ep := c.endpoint(o); ep != nil {
+			co.BaseEndpoint = ep
+		}
 		co.HTTPClient = bufferedBody{next: co.HTTPClient}
 		co.APIOptions = append(co.APIOptions, c.apiOptions(o)...)
 	})
@@ -140,7 +147,9 @@ func (c *Config) CostExplorer(cfg aws.Config, o Options) *costexplorer.Client {
 // EventBridge returns an EventBridge client.
 func (c *Config) EventBridge(cfg aws.Config, o Options) *eventbridge.Client {
 	return eventbridge.NewFromConfig(cfg, func(eo *eventbridge.Options) {
-		eo.BaseEndpoint = c.endpoint(o)
+		if ep := c.endpoint(o); ep != nil {
+			eo.BaseEndpoint = ep
+		}
 		eo.HTTPClient = bufferedBody{next: eo.HTTPClient}
 		eo.APIOptions = append(eo.APIOptions, c.apiOptions(o)...)
 	})
@@ -149,7 +158,9 @@ func (c *Config) EventBridge(cfg aws.Config, o Options) *eventbridge.Client {
 // SNS returns an SNS client.
 func (c *Config) SNS(cfg aws.Config, o Options) *sns.Client {
 	return sns.NewFromConfig(cfg, func(no *sns.Options) {
-		no.BaseEndpoint = c.endpoint(o)
+		if ep := c.endpoint(o); ep != nil {
+			no.BaseEndpoint = ep
+		}
 		no.HTTPClient = bufferedBody{next: no.HTTPClient}
 		no.APIOptions = append(no.APIOptions, c.apiOptions(o)...)
 	})
@@ -170,7 +181,7 @@ type bufferedBody struct{ next HTTPClient }
 func (b bufferedBody) Do(req *http.Request) (*http.Response, error) {
 	next := b.next
 	if next == nil {
-		next = http.DefaultClient
+		next = awshttp.NewBuildableClient()
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		body, err := io.ReadAll(req.Body)
