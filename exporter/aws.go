@@ -271,11 +271,15 @@ func requestOfDefinition(d *batchtypes.JobDefinition) (shape, bool) {
 	found := false
 	if c := d.ContainerProperties; c != nil {
 		reqs = append(reqs, c.ResourceRequirements...)
-		if c.Vcpus != nil {
-			r.vcpus, found = float64(*c.Vcpus), true
+		// Definitions registered the legacy way still say vcpus and
+		// memory; resourceRequirements, read below, win.
+		//lint:ignore SA1019 the legacy fields are what such definitions have
+		if v := c.Vcpus; v != nil {
+			r.vcpus, found = float64(*v), true
 		}
-		if c.Memory != nil {
-			r.memMiB, found = int64(*c.Memory), true
+		//lint:ignore SA1019 the legacy fields are what such definitions have
+		if m := c.Memory; m != nil {
+			r.memMiB, found = int64(*m), true
 		}
 	}
 	if e := d.EcsProperties; e != nil {

@@ -53,9 +53,6 @@ func (h *lazyHeap) top() (heapItem, bool) {
 	return heapItem{}, false
 }
 
-// pop removes the top item (after top said it is live).
-func (h *lazyHeap) pop() { heap.Pop(h) }
-
 func (h *lazyHeap) compact() {
 	kept := h.items[:0]
 	for _, it := range h.items {
@@ -67,5 +64,3 @@ func (h *lazyHeap) compact() {
 	h.items = kept
 	heap.Init(h)
 }
-
-func (h *lazyHeap) reset() { h.items, h.live = nil, 0 }

@@ -246,12 +246,6 @@ func (f *fakeBatch) add(j *fakeJob) *fakeJob {
 	return j
 }
 
-func (f *fakeBatch) job(id string) *fakeJob {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.jobs[id]
-}
-
 func (f *fakeBatch) call(op string) error {
 	if f.beforeCall != nil {
 		f.beforeCall(op)
@@ -266,16 +260,6 @@ func (f *fakeBatch) count(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
-}
-
-func (f *fakeBatch) totalCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, v := range f.calls {
-		n += v
-	}
-	return n
 }
 
 func (f *fakeBatch) ListJobs(_ context.Context, in *awsbatch.ListJobsInput, _ ...func(*awsbatch.Options)) (*awsbatch.ListJobsOutput, error) {

@@ -57,9 +57,6 @@ const versionMsBits = 44
 
 func versionMs(v uint64) int64     { return int64(v & (1<<versionMsBits - 1)) }
 func versionAttempts(v uint64) int { return int(v >> 48) }
-func withAttempts(v uint64, a int) uint64 {
-	return uint64(a)<<48 | v&(1<<48-1)
-}
 
 // jobEntry is what the exporter keeps of one job: about 150 bytes with its
 // map slot, so 100,000 jobs take about 15 MB.

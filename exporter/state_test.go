@@ -239,9 +239,7 @@ func TestDuplicatesAndOutOfOrderGiveTheSameResult(t *testing.T) {
 		if seed > 0 {
 			rng := rand.New(rand.NewPCG(uint64(seed), 1))
 			// Redeliver a third of the messages, then shuffle everything.
-			for _, m := range msgs[:len(msgs)/3] {
-				msgs = append(msgs, m)
-			}
+			msgs = append(msgs, msgs[:len(msgs)/3]...)
 			rng.Shuffle(len(msgs), func(a, b int) { msgs[a], msgs[b] = msgs[b], msgs[a] })
 		}
 		clock.Advance(sec(200))
