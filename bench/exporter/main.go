@@ -70,13 +70,16 @@ type result struct {
 	ResyncSeconds     float64            `json:"exporter_last_resync_seconds"`
 	EventsApplied     float64            `json:"exporter_events_applied"`
 
-	ScrapeMsP50  float64 `json:"exporter_scrape_ms_p50"`
-	ScrapeMsMax  float64 `json:"exporter_scrape_ms_max"`
-	ScrapeSeries int     `json:"exporter_scrape_series"`
-	CPUSeconds   float64 `json:"exporter_cpu_seconds"`
-	RSSMiB       float64 `json:"exporter_rss_mib_end"`
-	RSSPeakMiB   float64 `json:"exporter_rss_mib_peak"`
-	TrackedJobs  float64 `json:"exporter_tracked_jobs_end"`
+	ScrapeMsP50 float64 `json:"exporter_scrape_ms_p50"`
+	ScrapeMsMax float64 `json:"exporter_scrape_ms_max"`
+	// CollectorMsMax is the slowest collector as the exporter timed it
+	// (batchwatch_scrape_collector_duration_seconds).
+	CollectorMsMax float64 `json:"exporter_collector_ms_max"`
+	ScrapeSeries   int     `json:"exporter_scrape_series"`
+	CPUSeconds     float64 `json:"exporter_cpu_seconds"`
+	RSSMiB         float64 `json:"exporter_rss_mib_end"`
+	RSSPeakMiB     float64 `json:"exporter_rss_mib_peak"`
+	TrackedJobs    float64 `json:"exporter_tracked_jobs_end"`
 	// Scrapes compared with the simulator, and of those the scrapes whose
 	// every queue × status gauge equalled the simulator's count at some
 	// moment of the 5 s before (all statuses, and all but SUBMITTED, which
@@ -228,12 +231,14 @@ func run(scenario string, scale float64, duration time.Duration, seed uint64, bi
 		res.PollerScrapeMaxSec = math.Max(res.PollerScrapeMaxSec, time.Since(t0).Seconds())
 		lastPollerCalls = p.calls.Load() - before
 
-		// The exporter's scrape.
+		// The exporter's scrape: request to last byte, as Prometheus times it.
 		t1 := time.Now()
-		mfs, err := scrapeExporter(ctx, exporterAddr)
-		ms := float64(time.Since(t1).Microseconds()) / 1000
+		mfs, took, err := scrapeExporter(ctx, exporterAddr)
 		if err == nil {
-			scrapeMs = append(scrapeMs, ms)
+			scrapeMs = append(scrapeMs, float64(took.Microseconds())/1000)
+			for _, m := range family(mfs, "batchwatch_scrape_collector_duration_seconds") {
+				res.CollectorMsMax = math.Max(res.CollectorMsMax, 1000*m.GetGauge().GetValue())
+			}
 			if gauges, ok := queueGauges(mfs); ok {
 				// Each gauge must equal the simulator's count at some
 				// moment of the last 5 s (the snapshot taken right after
@@ -294,7 +299,7 @@ func run(scenario string, scale float64, duration time.Duration, seed uint64, bi
 
 	// Final: the exporter's own account of its calls, and its gauges against
 	// the truth after events settle.
-	mfs, err := scrapeExporter(ctx, exporterAddr)
+	mfs, _, err := scrapeExporter(ctx, exporterAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -408,25 +413,30 @@ func (p *poller) list(ctx context.Context, in *awsbatch.ListJobsInput, fn func(b
 	}
 }
 
-func scrapeExporter(ctx context.Context, addr string) (map[string]*dto.MetricFamily, error) {
+// scrapeExporter gets the exporter's metrics and how long the request took
+// up to the last byte (gzip accepted, as Prometheus does), parsing apart.
+func scrapeExporter(ctx context.Context, addr string) (map[string]*dto.MetricFamily, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("exporter /metrics: %s", resp.Status)
+		return nil, 0, fmt.Errorf("exporter /metrics: %s", resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	return mfs, took, err
 }
 
 func family(mfs map[string]*dto.MetricFamily, name string) []*dto.Metric {
@@ -597,7 +607,8 @@ func printTable(r *result) {
 	fmt.Fprintf(w, "\n| | naive poller | batchwatch exporter |\n| --- | --- | --- |\n")
 	fmt.Fprintf(w, "| Batch API calls in %.1f min | %d | %d (%.2f %%) |\n", r.DurationSeconds/60, r.PollerCalls, r.ExporterCalls, r.CallRatioPercent)
 	fmt.Fprintf(w, "| calls per scrape (last) | %.0f | — |\n", r.PollerCallsPerScr)
-	fmt.Fprintf(w, "| scrape time | %.1f s (max) | %.1f ms p50, %.1f ms max (%d series) |\n", r.PollerScrapeMaxSec, r.ScrapeMsP50, r.ScrapeMsMax, r.ScrapeSeries)
+	fmt.Fprintf(w, "| scrape time | %.1f s (max) | %.1f ms p50, %.1f ms max (%d series; slowest collector %.1f ms) |\n",
+		r.PollerScrapeMaxSec, r.ScrapeMsP50, r.ScrapeMsMax, r.ScrapeSeries, r.CollectorMsMax)
 	fmt.Fprintf(w, "| RSS | — | %.0f MiB (peak %.0f MiB) |\n", r.RSSMiB, r.RSSPeakMiB)
 	fmt.Fprintf(w, "| CPU | — | %.0f s in %.1f min |\n", r.CPUSeconds, r.DurationSeconds/60)
 	fmt.Fprintf(w, "| scrapes whose every queue gauge equals the simulator within 5 s | — | %d of %d (all but SUBMITTED: %d of %d) |\n",
