@@ -12,6 +12,72 @@ import (
 // struct decoder we measured. Every getter is lenient: a value of an
 // unexpected type reads as absent.
 
+// The val* helpers read a value already found (by Visit); the get* helpers
+// look a key up first. Visiting an object once and switching on its keys is
+// much cheaper than one linear Get per field on objects of 20-30 keys.
+
+func valStr(f *fastjson.Value) string {
+	if f.Type() != fastjson.TypeString {
+		return ""
+	}
+	return string(f.GetStringBytes())
+}
+
+func valInt64(f *fastjson.Value) int64 {
+	if f.Type() != fastjson.TypeNumber {
+		return 0
+	}
+	if n, err := f.Int64(); err == nil {
+		return n
+	}
+	fl, err := f.Float64()
+	if err != nil || fl != fl || fl > 9.2e18 || fl < -9.2e18 {
+		return 0
+	}
+	return int64(fl)
+}
+
+func valIntPtr(f *fastjson.Value) *int {
+	if f.Type() != fastjson.TypeNumber {
+		return nil
+	}
+	n, err := f.Int()
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+func valArr(f *fastjson.Value) []*fastjson.Value {
+	if f.Type() != fastjson.TypeArray {
+		return nil
+	}
+	a, _ := f.Array()
+	return a
+}
+
+func valObj(f *fastjson.Value) *fastjson.Object {
+	if f.Type() != fastjson.TypeObject {
+		return nil
+	}
+	o, _ := f.Object()
+	return o
+}
+
+func valStrMap(f *fastjson.Value) map[string]string {
+	o := valObj(f)
+	if o == nil || o.Len() == 0 {
+		return nil
+	}
+	m := make(map[string]string, o.Len())
+	o.Visit(func(k []byte, val *fastjson.Value) {
+		if val.Type() == fastjson.TypeString {
+			m[string(k)] = string(val.GetStringBytes())
+		}
+	})
+	return m
+}
+
 func getStr(v *fastjson.Value, key string) string {
 	f := v.Get(key)
 	if f == nil || f.Type() != fastjson.TypeString {
@@ -45,15 +111,6 @@ func getIntPtr(v *fastjson.Value, key string) *int {
 		return nil
 	}
 	return &n
-}
-
-func getFloat(v *fastjson.Value, key string) float64 {
-	f := v.Get(key)
-	if f == nil || f.Type() != fastjson.TypeNumber {
-		return 0
-	}
-	fl, _ := f.Float64()
-	return fl
 }
 
 func getBool(v *fastjson.Value, key string) bool {
@@ -110,41 +167,55 @@ func getIntMap(v *fastjson.Value, key string) map[string]int {
 	return m
 }
 
-func getStrs(v *fastjson.Value, key string) []string {
-	arr := getArr(v, key)
-	if arr == nil {
-		return nil
-	}
-	out := make([]string, 0, len(arr))
-	for _, e := range arr {
-		if e.Type() == fastjson.TypeString {
-			out = append(out, string(e.GetStringBytes()))
-		}
-	}
-	return out
-}
-
 func fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
-	w.Version = getStr(v, "version")
-	w.ID = getStr(v, "id")
-	w.DetailType = getStr(v, "detail-type")
-	w.Source = getStr(v, "source")
-	w.Account = getStr(v, "account")
-	w.Time = getStr(v, "time")
-	w.Region = getStr(v, "region")
-	w.Resources = getStrs(v, "resources")
-	if d := getObj(v, "detail"); d != nil {
-		w.Detail = &wireDetail{}
-		fillDetail(d, w.Detail)
+	o := valObj(v)
+	if o == nil {
+		return
 	}
-	w.Type = getStr(v, "Type")
-	w.Message = getStr(v, "Message")
-	w.MessageID = getStr(v, "MessageId")
-	w.TopicArn = getStr(v, "TopicArn")
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		switch string(k) {
+		case "version":
+			w.Version = valStr(f)
+		case "id":
+			w.ID = valStr(f)
+		case "detail-type":
+			w.DetailType = valStr(f)
+		case "source":
+			w.Source = valStr(f)
+		case "account":
+			w.Account = valStr(f)
+		case "time":
+			w.Time = valStr(f)
+		case "region":
+			w.Region = valStr(f)
+		case "resources":
+			for _, e := range valArr(f) {
+				if e.Type() == fastjson.TypeString {
+					w.Resources = append(w.Resources, string(e.GetStringBytes()))
+				}
+			}
+		case "detail":
+			if f.Type() == fastjson.TypeObject && w.Detail == nil {
+				w.Detail = &wireDetail{}
+				fillDetail(f, w.Detail)
+			}
+		case "Type":
+			w.Type = valStr(f)
+		case "Message":
+			w.Message = valStr(f)
+		case "MessageId":
+			w.MessageID = valStr(f)
+		case "TopicArn":
+			w.TopicArn = valStr(f)
+		}
+	})
 }
 
 func fillResourceReqs(v *fastjson.Value, key string) []wireResourceRequirement {
-	arr := getArr(v, key)
+	return resourceReqs(getArr(v, key))
+}
+
+func resourceReqs(arr []*fastjson.Value) []wireResourceRequirement {
 	if len(arr) == 0 {
 		return nil
 	}
@@ -154,7 +225,7 @@ func fillResourceReqs(v *fastjson.Value, key string) []wireResourceRequirement {
 		if rr.Value == "" {
 			// Some producers write the value as a number.
 			if f := r.Get("value"); f != nil && f.Type() == fastjson.TypeNumber {
-				rr.Value = strconv.FormatFloat(getFloat(r, "value"), 'f', -1, 64)
+				rr.Value = strconv.FormatFloat(getFloatVal(f), 'f', -1, 64)
 			}
 		}
 		out = append(out, rr)
@@ -163,33 +234,101 @@ func fillResourceReqs(v *fastjson.Value, key string) []wireResourceRequirement {
 }
 
 func fillDetail(v *fastjson.Value, d *wireDetail) {
-	d.JobArn = getStr(v, "jobArn")
-	d.JobName = getStr(v, "jobName")
-	d.JobID = getStr(v, "jobId")
-	d.JobQueue = getStr(v, "jobQueue")
-	d.Status = getStr(v, "status")
-	d.StatusReason = getStr(v, "statusReason")
-	d.ShareIdentifier = getStr(v, "shareIdentifier")
-	if f := v.Get("schedulingPriority"); f != nil && f.Type() == fastjson.TypeNumber {
-		n := getInt64(v, "schedulingPriority")
-		d.SchedulingPriority = &n
+	o := valObj(v)
+	if o == nil {
+		return
 	}
-	d.CreatedAt = getInt64(v, "createdAt")
-	d.StartedAt = getInt64(v, "startedAt")
-	d.StoppedAt = getInt64(v, "stoppedAt")
-	if rs := getObj(v, "retryStrategy"); rs != nil {
-		d.RetryStrategy = &wireRetryStrategy{Attempts: int(getInt64(rs, "attempts"))}
-	}
-	for _, dep := range getArr(v, "dependsOn") {
-		d.DependsOn = append(d.DependsOn, wireDependency{JobID: getStr(dep, "jobId"), Type: getStr(dep, "type")})
-	}
-	d.JobDefinition = getStr(v, "jobDefinition")
-	d.Parameters = getStrMap(v, "parameters")
-	d.Tags = getStrMap(v, "tags")
-	d.PropagateTags = getBool(v, "propagateTags")
-	d.PlatformCapabilities = getStrs(v, "platformCapabilities")
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		switch string(k) {
+		case "jobArn":
+			d.JobArn = valStr(f)
+		case "jobName":
+			d.JobName = valStr(f)
+		case "jobId":
+			d.JobID = valStr(f)
+		case "jobQueue":
+			d.JobQueue = valStr(f)
+		case "status":
+			d.Status = valStr(f)
+		case "statusReason":
+			d.StatusReason = valStr(f)
+		case "shareIdentifier":
+			d.ShareIdentifier = valStr(f)
+		case "schedulingPriority":
+			if f.Type() == fastjson.TypeNumber {
+				n := valInt64(f)
+				d.SchedulingPriority = &n
+			}
+		case "createdAt":
+			d.CreatedAt = valInt64(f)
+		case "startedAt":
+			d.StartedAt = valInt64(f)
+		case "stoppedAt":
+			d.StoppedAt = valInt64(f)
+		case "retryStrategy":
+			if f.Type() == fastjson.TypeObject {
+				d.RetryStrategy = &wireRetryStrategy{Attempts: int(getInt64(f, "attempts"))}
+			}
+		case "dependsOn":
+			for _, dep := range valArr(f) {
+				d.DependsOn = append(d.DependsOn, wireDependency{JobID: getStr(dep, "jobId"), Type: getStr(dep, "type")})
+			}
+		case "jobDefinition":
+			d.JobDefinition = valStr(f)
+		case "parameters":
+			d.Parameters = valStrMap(f)
+		case "tags":
+			d.Tags = valStrMap(f)
+		case "propagateTags":
+			d.PropagateTags = f.Type() == fastjson.TypeTrue
+		case "platformCapabilities":
+			for _, e := range valArr(f) {
+				if e.Type() == fastjson.TypeString {
+					d.PlatformCapabilities = append(d.PlatformCapabilities, string(e.GetStringBytes()))
+				}
+			}
+		case "attempts":
+			d.Attempts = fillAttempts(valArr(f))
+		case "container":
+			if f.Type() == fastjson.TypeObject {
+				d.Container = fillContainer(f)
+			}
+		case "nodeDetails":
+			if f.Type() == fastjson.TypeObject {
+				d.NodeDetails = &wireNodeDetails{NodeIndex: getIntPtr(f, "nodeIndex"), IsMainNode: getBool(f, "isMainNode")}
+			}
+		case "nodeProperties":
+			if f.Type() == fastjson.TypeObject {
+				d.NodeProperties = &wireNodeProps{NumNodes: int(getInt64(f, "numNodes")), MainNode: int(getInt64(f, "mainNode"))}
+			}
+		case "arrayProperties":
+			if f.Type() == fastjson.TypeObject {
+				d.ArrayProperties = &wireArrayProps{Size: int(getInt64(f, "size")), Index: getIntPtr(f, "index"), StatusSummary: getIntMap(f, "statusSummary")}
+			}
+		case "timeout":
+			if f.Type() == fastjson.TypeObject {
+				d.Timeout = &wireTimeout{AttemptDurationSeconds: getInt64(f, "attemptDurationSeconds")}
+			}
+		case "eksProperties":
+			if f.Type() == fastjson.TypeObject {
+				d.EksProperties = fillEksProps(f)
+			}
+		case "eksAttempts":
+			d.EksAttempts = fillEksAttempts(valArr(f))
+		case "ecsProperties":
+			if f.Type() == fastjson.TypeObject {
+				d.EcsProperties = fillEcsProps(f)
+			}
+		}
+	})
+}
 
-	for _, a := range getArr(v, "attempts") {
+func fillAttempts(arr []*fastjson.Value) []wireAttempt {
+	if len(arr) == 0 {
+		return nil
+	}
+	out := make([]wireAttempt, 0, len(arr))
+	for _, a := range arr {
 		at := wireAttempt{StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: getStr(a, "statusReason")}
 		if c := getObj(a, "container"); c != nil {
 			at.Container = &wireAttemptContainer{
@@ -210,72 +349,94 @@ func fillDetail(v *fastjson.Value, d *wireDetail) {
 			}
 			at.TaskProperties = append(at.TaskProperties, t)
 		}
-		d.Attempts = append(d.Attempts, at)
+		out = append(out, at)
 	}
+	return out
+}
 
-	if c := getObj(v, "container"); c != nil {
-		d.Container = &wireContainer{
-			Image:                getStr(c, "image"),
-			Vcpus:                getFloat(c, "vcpus"),
-			Memory:               getFloat(c, "memory"),
-			ResourceRequirements: fillResourceReqs(c, "resourceRequirements"),
-			ExitCode:             getIntPtr(c, "exitCode"),
-			Reason:               getStr(c, "reason"),
-			LogStreamName:        getStr(c, "logStreamName"),
-			TaskArn:              getStr(c, "taskArn"),
-			ContainerInstanceArn: getStr(c, "containerInstanceArn"),
-			InstanceType:         getStr(c, "instanceType"),
+func fillContainer(c *fastjson.Value) *wireContainer {
+	w := &wireContainer{}
+	valObj(c).Visit(func(k []byte, f *fastjson.Value) {
+		switch string(k) {
+		case "image":
+			w.Image = valStr(f)
+		case "vcpus":
+			w.Vcpus = getFloatVal(f)
+		case "memory":
+			w.Memory = getFloatVal(f)
+		case "resourceRequirements":
+			w.ResourceRequirements = resourceReqs(valArr(f))
+		case "exitCode":
+			w.ExitCode = valIntPtr(f)
+		case "reason":
+			w.Reason = valStr(f)
+		case "logStreamName":
+			w.LogStreamName = valStr(f)
+		case "taskArn":
+			w.TaskArn = valStr(f)
+		case "containerInstanceArn":
+			w.ContainerInstanceArn = valStr(f)
+		case "instanceType":
+			w.InstanceType = valStr(f)
 		}
+	})
+	return w
+}
+
+func getFloatVal(f *fastjson.Value) float64 {
+	if f.Type() != fastjson.TypeNumber {
+		return 0
 	}
-	if nd := getObj(v, "nodeDetails"); nd != nil {
-		d.NodeDetails = &wireNodeDetails{NodeIndex: getIntPtr(nd, "nodeIndex"), IsMainNode: getBool(nd, "isMainNode")}
+	fl, _ := f.Float64()
+	return fl
+}
+
+func fillEksProps(ep *fastjson.Value) *wireEksProps {
+	out := &wireEksProps{}
+	pp := getObj(ep, "podProperties")
+	if pp == nil {
+		return out
 	}
-	if np := getObj(v, "nodeProperties"); np != nil {
-		d.NodeProperties = &wireNodeProps{NumNodes: int(getInt64(np, "numNodes")), MainNode: int(getInt64(np, "mainNode"))}
-	}
-	if ap := getObj(v, "arrayProperties"); ap != nil {
-		d.ArrayProperties = &wireArrayProps{Size: int(getInt64(ap, "size")), Index: getIntPtr(ap, "index"), StatusSummary: getIntMap(ap, "statusSummary")}
-	}
-	if t := getObj(v, "timeout"); t != nil {
-		d.Timeout = &wireTimeout{AttemptDurationSeconds: getInt64(t, "attemptDurationSeconds")}
-	}
-	if ep := getObj(v, "eksProperties"); ep != nil {
-		d.EksProperties = &wireEksProps{}
-		if pp := getObj(ep, "podProperties"); pp != nil {
-			props := &wireEksPod{PodName: getStr(pp, "podName"), NodeName: getStr(pp, "nodeName")}
-			for _, c := range getArr(pp, "containers") {
-				ec := wireEksContainer{Name: getStr(c, "name"), Image: getStr(c, "image"), ExitCode: getIntPtr(c, "exitCode"), Reason: getStr(c, "reason")}
-				if r := getObj(c, "resources"); r != nil {
-					ec.Resources = &wireEksResources{Limits: getStrMap(r, "limits"), Requests: getStrMap(r, "requests")}
-				}
-				props.Containers = append(props.Containers, ec)
-			}
-			d.EksProperties.PodProperties = props
+	props := &wireEksPod{PodName: getStr(pp, "podName"), NodeName: getStr(pp, "nodeName")}
+	for _, c := range getArr(pp, "containers") {
+		ec := wireEksContainer{Name: getStr(c, "name"), Image: getStr(c, "image"), ExitCode: getIntPtr(c, "exitCode"), Reason: getStr(c, "reason")}
+		if r := getObj(c, "resources"); r != nil {
+			ec.Resources = &wireEksResources{Limits: getStrMap(r, "limits"), Requests: getStrMap(r, "requests")}
 		}
+		props.Containers = append(props.Containers, ec)
 	}
-	for _, a := range getArr(v, "eksAttempts") {
+	out.PodProperties = props
+	return out
+}
+
+func fillEksAttempts(arr []*fastjson.Value) []wireEksAttempt {
+	var out []wireEksAttempt
+	for _, a := range arr {
 		ea := wireEksAttempt{PodName: getStr(a, "podName"), NodeName: getStr(a, "nodeName"),
 			StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: getStr(a, "statusReason")}
 		for _, c := range getArr(a, "containers") {
 			ea.Containers = append(ea.Containers, wireEksAttemptContainer{Name: getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"), Reason: getStr(c, "reason")})
 		}
-		d.EksAttempts = append(d.EksAttempts, ea)
+		out = append(out, ea)
 	}
-	if ep := getObj(v, "ecsProperties"); ep != nil {
-		d.EcsProperties = &wireEcsProps{}
-		for _, tp := range getArr(ep, "taskProperties") {
-			t := wireEcsTask{TaskArn: getStr(tp, "taskArn"), ContainerInstanceArn: getStr(tp, "containerInstanceArn")}
-			for _, c := range getArr(tp, "containers") {
-				ec := wireEcsContainer{Name: getStr(c, "name"), Image: getStr(c, "image"),
-					ResourceRequirements: fillResourceReqs(c, "resourceRequirements"), ExitCode: getIntPtr(c, "exitCode"),
-					Reason: getStr(c, "reason"), LogStreamName: getStr(c, "logStreamName")}
-				if f := c.Get("essential"); f != nil && (f.Type() == fastjson.TypeTrue || f.Type() == fastjson.TypeFalse) {
-					b := f.Type() == fastjson.TypeTrue
-					ec.Essential = &b
-				}
-				t.Containers = append(t.Containers, ec)
+	return out
+}
+
+func fillEcsProps(ep *fastjson.Value) *wireEcsProps {
+	out := &wireEcsProps{}
+	for _, tp := range getArr(ep, "taskProperties") {
+		t := wireEcsTask{TaskArn: getStr(tp, "taskArn"), ContainerInstanceArn: getStr(tp, "containerInstanceArn")}
+		for _, c := range getArr(tp, "containers") {
+			ec := wireEcsContainer{Name: getStr(c, "name"), Image: getStr(c, "image"),
+				ResourceRequirements: fillResourceReqs(c, "resourceRequirements"), ExitCode: getIntPtr(c, "exitCode"),
+				Reason: getStr(c, "reason"), LogStreamName: getStr(c, "logStreamName")}
+			if f := c.Get("essential"); f != nil && (f.Type() == fastjson.TypeTrue || f.Type() == fastjson.TypeFalse) {
+				b := f.Type() == fastjson.TypeTrue
+				ec.Essential = &b
 			}
-			d.EcsProperties.TaskProperties = append(d.EcsProperties.TaskProperties, t)
+			t.Containers = append(t.Containers, ec)
 		}
+		out.TaskProperties = append(out.TaskProperties, t)
 	}
+	return out
 }

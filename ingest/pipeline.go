@@ -64,7 +64,7 @@ type PipelineConfig struct {
 
 func (c *PipelineConfig) defaults() {
 	if c.BatchSize <= 0 {
-		c.BatchSize = 5000
+		c.BatchSize = 20000
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Second
@@ -85,7 +85,7 @@ func (c *PipelineConfig) defaults() {
 		c.DedupIDs = 500_000
 	}
 	if c.Writers <= 0 {
-		c.Writers = 3
+		c.Writers = 2
 	}
 }
 
@@ -117,8 +117,10 @@ func NewPipeline(w Writer, cfg PipelineConfig, m *Metrics, log *logrus.Entry, no
 	cfg.defaults()
 	return &Pipeline{
 		w: w, cfg: cfg, m: m, log: log, now: now,
-		raw:     make(chan Message, cfg.BatchSize),
-		parsed:  make(chan item, cfg.BatchSize),
+		// Channel capacity is independent of the batch size, so memory stays
+		// at about (2 + Writers) batches plus a few thousand messages.
+		raw:     make(chan Message, min(cfg.BatchSize, 4096)),
+		parsed:  make(chan item, min(cfg.BatchSize, 4096)),
 		batches: make(chan []item, 1),
 		dedup:   newIDSet(cfg.DedupIDs),
 	}

@@ -40,8 +40,9 @@ type Replay struct {
 	ProgressEvery time.Duration
 }
 
-// Run replays every path into p and returns when all messages were handed
-// over and settled (written or given up).
+// Run replays every path into p, closes p (the pipeline is the replay's
+// alone) so its last partial batch flushes at once, and returns when every
+// message was settled (written or given up).
 func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 	start := r.Now()
 	var st ReplayStats
@@ -70,10 +71,12 @@ func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 	for _, f := range files {
 		if err := r.replayFile(ctx, f, p, &st, &pending, done); err != nil {
 			pending.Add(-1)
+			p.Close()
 			return st, err
 		}
 		st.Files++
 	}
+	p.Close()
 	if pending.Add(-1) != 0 {
 		for pending.Load() != 0 {
 			select {

@@ -189,22 +189,41 @@ func (c *columns) add(name string, data any) {
 	c.data = append(c.data, data)
 }
 
-func (s *Store) send(ctx context.Context, table string, n int, c *columns) error {
+// chunkRows bounds the rows encoded at once. One INSERT carries the whole
+// batch — ClickHouse squashes its blocks into few parts, which keeps merges
+// cheap — but the client encodes and flushes it a chunk at a time, reusing
+// the column buffers: growing one buffer to the size of a 50,000-event batch
+// cost more memory copying than the encoding itself.
+const chunkRows = 4096
+
+// send inserts n rows into table in one INSERT, built chunk by chunk.
+func (s *Store) send(ctx context.Context, table string, n int, build func(lo, hi int) *columns) error {
 	if n == 0 {
 		return nil
 	}
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.Table(table)+" ("+strings.Join(c.names, ", ")+")")
-	if err != nil {
-		return fmt.Errorf("prepare %s batch: %w", table, err)
-	}
-	defer func(b driver.Batch) {
-		if !b.IsSent() {
+	var b driver.Batch
+	defer func() {
+		if b != nil && !b.IsSent() {
 			_ = b.Abort()
 		}
-	}(b)
-	for i, d := range c.data {
-		if err := b.Column(i).Append(d); err != nil {
-			return fmt.Errorf("append %s.%s: %w", table, c.names[i], err)
+	}()
+	for lo := 0; lo < n; lo += chunkRows {
+		c := build(lo, min(lo+chunkRows, n))
+		if b == nil {
+			var err error
+			if b, err = s.conn.PrepareBatch(ctx, "INSERT INTO "+s.Table(table)+" ("+strings.Join(c.names, ", ")+")"); err != nil {
+				return fmt.Errorf("prepare %s batch: %w", table, err)
+			}
+		}
+		for i, d := range c.data {
+			if err := b.Column(i).Append(d); err != nil {
+				return fmt.Errorf("append %s.%s: %w", table, c.names[i], err)
+			}
+		}
+		if lo+chunkRows < n {
+			if err := b.Flush(); err != nil {
+				return fmt.Errorf("flush %s block: %w", table, err)
+			}
 		}
 	}
 	if err := b.Send(); err != nil {
@@ -214,6 +233,10 @@ func (s *Store) send(ctx context.Context, table string, n int, c *columns) error
 }
 
 func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
+	return s.send(ctx, "events", len(recs), func(lo, hi int) *columns { return eventColumns(recs[lo:hi]) })
+}
+
+func eventColumns(recs []*Received) *columns {
 	n := len(recs)
 	var (
 		eventID, account, jobID, jobName, jobARN, statusReason, arrayParent, logStream, snsID, raw = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -289,7 +312,7 @@ func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
 	c.add("received_at", receivedAt)
 	c.add("version", version)
 	c.add("raw", raw)
-	return s.send(ctx, "events", n, c)
+	return c
 }
 
 func mk[T any](n int) []T { return make([]T, n) }
@@ -305,6 +328,10 @@ func bytesString(b []byte) string {
 }
 
 func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
+	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns { return jobColumns(recs[lo:hi]) })
+}
+
+func jobColumns(recs []*Received) *columns {
 	n := len(recs)
 	var (
 		jobID, jobARN, jobName, statusReason, instanceType, image, arrayParent, nodeParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -422,10 +449,14 @@ func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
 	c.add("source", source)
 	c.add("updated_at", updatedAt)
 	c.add("version", version)
-	return s.send(ctx, "jobs", n, c)
+	return c
 }
 
 func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
+	return s.send(ctx, "attempts", len(rows), func(lo, hi int) *columns { return attemptColumns(rows[lo:hi]) })
+}
+
+func attemptColumns(rows []attemptRow) *columns {
 	n := len(rows)
 	var (
 		jobID, jobName, reason, statusReason, logStream, taskARN, ciARN, arrayParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -490,7 +521,7 @@ func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
 	c.add("tag_keys", tagK)
 	c.add("tag_values", tagV)
 	c.add("version", version)
-	return s.send(ctx, "attempts", n, c)
+	return c
 }
 
 // Quarantined is a message that could not be parsed.
@@ -504,6 +535,10 @@ type Quarantined struct {
 
 // InsertQuarantine writes unparseable messages.
 func (s *Store) InsertQuarantine(ctx context.Context, qs []Quarantined) error {
+	return s.send(ctx, "quarantine", len(qs), func(lo, hi int) *columns { return quarantineColumns(qs[lo:hi]) })
+}
+
+func quarantineColumns(qs []Quarantined) *columns {
 	n := len(qs)
 	at, atMs := mk[time.Time](n), mk[int64](n)
 	src, id, errs, body := mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -518,5 +553,5 @@ func (s *Store) InsertQuarantine(ctx context.Context, qs []Quarantined) error {
 	c.add("message_id", id)
 	c.add("error", errs)
 	c.add("body", body)
-	return s.send(ctx, "quarantine", n, c)
+	return c
 }

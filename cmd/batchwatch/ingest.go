@@ -29,9 +29,10 @@ func ingestCommand(app *kingpin.Application) *command {
 		receivers      = cmd.Flag("sqs.receivers", "Concurrent long-polling receivers per queue.").Default("4").Int()
 		waitTime       = cmd.Flag("sqs.wait-time", "Long-poll wait (at most 20s).").Default("20s").Duration()
 		visibility     = cmd.Flag("sqs.visibility-timeout", "Visibility timeout requested on receive; extended while a message waits for its insert.").Default("60s").Duration()
-		batchSize      = cmd.Flag("batch.size", "Flush a batch to ClickHouse at this many messages.").Default("5000").Int()
+		batchSize      = cmd.Flag("batch.size", "Flush a batch to ClickHouse at this many messages.").Default("20000").Int()
 		flushInterval  = cmd.Flag("batch.flush-interval", "Flush a non-empty batch this long after its first message.").Default("1s").Duration()
 		parseWorkers   = cmd.Flag("batch.parse-workers", "Parallel parsers (0: one per CPU).").Default("0").Int()
+		writers        = cmd.Flag("batch.writers", "Batches inserted concurrently (each holds one batch in memory).").Default("2").Int()
 		drainTimeout   = cmd.Flag("shutdown.drain-timeout", "On SIGTERM, how long to keep flushing before giving up (unflushed messages are redelivered).").Default("60s").Duration()
 		replay         = cmd.Flag("replay", "Replay events from a file, a directory or - (stdin) instead of consuming SQS, then exit; repeatable.").Strings()
 		reconcileEvery = cmd.Flag("reconcile.interval", "Reconcile from the Batch API (ListJobs + DescribeJobs) this often; 0 disables.").Default("0s").Duration()
@@ -79,7 +80,7 @@ func ingestCommand(app *kingpin.Application) *command {
 			go func() { webErr <- srv.Serve(webCtx) }()
 
 			pipe := ingest.NewPipeline(st, ingest.PipelineConfig{
-				BatchSize: *batchSize, FlushInterval: *flushInterval, ParseWorkers: *parseWorkers, DrainTimeout: *drainTimeout,
+				BatchSize: *batchSize, FlushInterval: *flushInterval, ParseWorkers: *parseWorkers, Writers: *writers, DrainTimeout: *drainTimeout,
 			}, m, l, time.Now)
 
 			if len(*replay) > 0 {
@@ -132,7 +133,6 @@ func runReplay(ctx context.Context, l *logrus.Entry, pipe *ingest.Pipeline, path
 	srv.SetReady(true)
 	r := &ingest.Replay{Paths: paths, Stdin: os.Stdin, Log: l, Now: time.Now, ProgressEvery: 5 * time.Second}
 	st, err := r.Run(ctx, pipe)
-	pipe.Close()
 	if perr := <-pipeErr; err == nil {
 		err = perr
 	}
