@@ -121,7 +121,7 @@ func NewPipeline(w Writer, cfg PipelineConfig, m *Metrics, log *logrus.Entry, no
 		// at about (2 + Writers) batches plus a few thousand messages.
 		raw:     make(chan Message, min(cfg.BatchSize, 4096)),
 		parsed:  make(chan item, min(cfg.BatchSize, 4096)),
-		batches: make(chan []item, 1),
+		batches: make(chan []item),
 		dedup:   newIDSet(cfg.DedupIDs),
 	}
 }
