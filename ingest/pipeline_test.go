@@ -72,7 +72,10 @@ func newTestPipeline(w Writer, cfg PipelineConfig) (*Pipeline, *Metrics) {
 
 func TestPipelineWritesAcksAndQuarantines(t *testing.T) {
 	w := &fakeWriter{failFirst: 3}
-	p, m := newTestPipeline(w, PipelineConfig{BatchSize: 7, FlushInterval: 10 * time.Millisecond})
+	// One writer: batches are written in order, so the redelivery of e0 comes
+	// after its first insert succeeded (concurrent writers could race them;
+	// the store would then absorb the duplicate).
+	p, m := newTestPipeline(w, PipelineConfig{BatchSize: 7, FlushInterval: 10 * time.Millisecond, Writers: 1})
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
 	var ok, notOK atomic.Int64
