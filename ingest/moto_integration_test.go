@@ -269,8 +269,11 @@ func TestMotoEventBridgeToClickHouse(t *testing.T) {
 			t.Errorf("quarantine errors %q lack %q", joined, want)
 		}
 	}
-	if got := testutil.ToFloat64(m.Quarantined.WithLabelValues("sqs")); got != float64(len(bad)) {
-		t.Errorf("quarantined metric = %v", got)
+	// SQS is at-least-once (moto also hands a message to two concurrent
+	// receivers now and then): a redelivered bad message is quarantined
+	// again, and the table's key absorbs it.
+	if got := testutil.ToFloat64(m.Quarantined.WithLabelValues("sqs")); got < float64(len(bad)) {
+		t.Errorf("quarantined metric = %v, want at least %d", got, len(bad))
 	}
 }
 
