@@ -133,11 +133,16 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 	if len(f) != 2 || f[0] != strconv.Itoa(n) || f[1] != "0" {
 		return fmt.Errorf("ClickHouse holds %v distinct events and quarantined messages, want %d and 0", f, n)
 	}
+	checked, err := compareTruth(endpoint, client, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "jobs FINAL equals the simulator's truth for all %d jobs\n", checked)
 	rate := float64(n) / elapsed
 	res := map[string]any{
 		"messages": n, "callers": callers, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
 		"ceiling_seconds": round(ceiling.Seconds), "ceiling_messages_per_second": int(ceiling.MessagesPerSecond),
-		"ingest_seconds": round(elapsed), "ingest_messages_per_second": int(rate), "ratio": round(rate / ceiling.MessagesPerSecond),
+		"ingest_seconds": round(elapsed), "ingest_messages_per_second": int(rate), "ratio": round(rate / ceiling.MessagesPerSecond), "jobs_equal_to_truth": checked,
 	}
 	b, _ := json.Marshal(res)
 	fmt.Println(string(b))
@@ -230,4 +235,58 @@ func metric(url, series string) float64 {
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
+}
+
+// compareTruth checks ClickHouse's jobs FINAL against the simulator's
+// ground truth for every job (status, queue, attempts, times).
+func compareTruth(endpoint, client, db string) (int, error) {
+	resp, err := http.Get(endpoint + "/sim/truth")
+	if err != nil {
+		return 0, fmt.Errorf("truth: %w", err)
+	}
+	defer resp.Body.Close()
+	type truthJob struct {
+		JobID       string `json:"job_id"`
+		JobQueue    string `json:"job_queue"`
+		Status      string `json:"status"`
+		Attempts    int    `json:"attempts"`
+		CreatedAtMS int64  `json:"created_at_ms"`
+		StartedAtMS int64  `json:"started_at_ms"`
+		StoppedAtMS int64  `json:"stopped_at_ms"`
+	}
+	want := map[string]string{}
+	dec := json.NewDecoder(resp.Body)
+	for dec.More() {
+		var j truthJob
+		if err := dec.Decode(&j); err != nil {
+			return 0, fmt.Errorf("truth: %w", err)
+		}
+		if j.Status == "SUBMITTED" {
+			continue // no event exists for it
+		}
+		want[j.JobID] = fmt.Sprintf("%s\t%s\t%d\t%d\t%d\t%d", j.JobQueue, j.Status, j.Attempts, j.CreatedAtMS, j.StartedAtMS, j.StoppedAtMS)
+	}
+	out, err := exec.Command(client, "--query", "SELECT job_id, job_queue, status, attempts, created_at_ms, started_at_ms, stopped_at_ms FROM "+db+".jobs FINAL FORMAT TSV").Output()
+	if err != nil {
+		return 0, fmt.Errorf("read jobs: %w", err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if id, rest, ok := strings.Cut(line, "\t"); ok {
+			got[id] = rest
+		}
+	}
+	bad := 0
+	for id, w := range want {
+		if got[id] != w {
+			if bad < 5 {
+				fmt.Fprintf(os.Stderr, "job %s: ClickHouse %q, truth %q\n", id, got[id], w)
+			}
+			bad++
+		}
+	}
+	if bad > 0 || len(got) != len(want) {
+		return 0, fmt.Errorf("%d of %d jobs differ from the truth (ClickHouse has %d)", bad, len(want), len(got))
+	}
+	return len(want), nil
 }
