@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,21 +61,42 @@ func (r *Reconcile) Run(ctx context.Context, p *Pipeline) (int, error) {
 	if len(statuses) == 0 {
 		statuses = DefaultReconcileStatuses
 	}
-	total := 0
+	// List everything first and describe in full pages of 100: the Batch
+	// budget is shared by the whole account.
+	var ids []string
 	for _, q := range queues {
 		for _, st := range statuses {
-			ids, err := r.list(ctx, q, st)
+			found, err := r.list(ctx, &awsbatch.ListJobsInput{JobQueue: aws.String(q), JobStatus: st}, fmt.Sprintf("%s jobs of %s", st, q))
+			if err != nil {
+				return 0, err
+			}
+			ids = append(ids, found...)
+		}
+	}
+	parents, total, err := r.describeAll(ctx, ids, p)
+	if err != nil {
+		return total, err
+	}
+	// Queue listings show array parents only; their children are listed by
+	// arrayJobId, only in the statuses the parent's summary says are not
+	// empty.
+	var children []string
+	for _, parent := range parents {
+		for _, st := range statuses {
+			if parent.StatusSummary[string(st)] == 0 {
+				continue
+			}
+			kids, err := r.list(ctx, &awsbatch.ListJobsInput{ArrayJobId: aws.String(parent.ID), JobStatus: st}, fmt.Sprintf("%s children of %s", st, parent.ID))
 			if err != nil {
 				return total, err
 			}
-			for i := 0; i < len(ids); i += 100 {
-				n, err := r.describe(ctx, ids[i:min(i+100, len(ids))], p)
-				total += n
-				if err != nil {
-					return total, err
-				}
-			}
+			children = append(children, kids...)
 		}
+	}
+	_, n, err := r.describeAll(ctx, children, p)
+	total += n
+	if err != nil {
+		return total, err
 	}
 	r.Metrics.ReconcileLastOK.Set(float64(r.Now().UnixNano()) / 1e9)
 	r.Log.WithField("jobs", total).WithField("queues", len(queues)).Info("reconcile pass done")
@@ -96,15 +118,15 @@ func (r *Reconcile) allQueues(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (r *Reconcile) list(ctx context.Context, queue string, st types.JobStatus) ([]string, error) {
+// list pages through one ListJobs listing (1,000 per page).
+func (r *Reconcile) list(ctx context.Context, in *awsbatch.ListJobsInput, what string) ([]string, error) {
 	var ids []string
-	pg := awsbatch.NewListJobsPaginator(r.API, &awsbatch.ListJobsInput{
-		JobQueue: aws.String(queue), JobStatus: st, MaxResults: aws.Int32(1000),
-	})
+	in.MaxResults = aws.Int32(1000)
+	pg := awsbatch.NewListJobsPaginator(r.API, in)
 	for pg.HasMorePages() {
 		page, err := pg.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("reconcile: list %s jobs of %s: %w", st, queue, err)
+			return nil, fmt.Errorf("reconcile: list %s: %w", what, err)
 		}
 		for _, j := range page.JobSummaryList {
 			ids = append(ids, aws.ToString(j.JobId))
@@ -113,25 +135,45 @@ func (r *Reconcile) list(ctx context.Context, queue string, st types.JobStatus) 
 	return ids, nil
 }
 
+// describeAll describes ids 100 at a time, submits them, and returns the
+// array parents among them.
+func (r *Reconcile) describeAll(ctx context.Context, ids []string, p *Pipeline) ([]batch.Job, int, error) {
+	var parents []batch.Job
+	total := 0
+	for i := 0; i < len(ids); i += 100 {
+		jobs, err := r.describe(ctx, ids[i:min(i+100, len(ids))], p)
+		total += len(jobs)
+		if err != nil {
+			return parents, total, err
+		}
+		for _, j := range jobs {
+			if j.IsArrayParent() {
+				parents = append(parents, j)
+			}
+		}
+	}
+	return parents, total, nil
+}
+
 // describe calls DescribeJobs and parses the raw JSON of its answer with
 // batchwatch's own parser, so reconciled jobs are normalized exactly like
 // events (the SDK's Go types carry no JSON names).
-func (r *Reconcile) describe(ctx context.Context, ids []string, p *Pipeline) (int, error) {
+func (r *Reconcile) describe(ctx context.Context, ids []string, p *Pipeline) ([]batch.Job, error) {
 	var raw bytes.Buffer
 	_, err := r.API.DescribeJobs(ctx, &awsbatch.DescribeJobsInput{Jobs: ids}, func(o *awsbatch.Options) {
 		o.APIOptions = append(o.APIOptions, captureBody(&raw))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reconcile: describe %d jobs: %w", len(ids), err)
+		return nil, fmt.Errorf("reconcile: describe %d jobs: %w", len(ids), err)
 	}
 	var out struct {
 		Jobs []json.RawMessage `json:"jobs"`
 	}
 	if err := json.Unmarshal(raw.Bytes(), &out); err != nil {
-		return 0, fmt.Errorf("reconcile: DescribeJobs answer: %w", err)
+		return nil, fmt.Errorf("reconcile: DescribeJobs answer: %w", err)
 	}
 	now := r.Now()
-	n := 0
+	jobs := make([]batch.Job, 0, len(out.Jobs))
 	for _, detail := range out.Jobs {
 		job, err := batch.ParseJobDetail(detail)
 		if err != nil {
@@ -139,13 +181,17 @@ func (r *Reconcile) describe(ctx context.Context, ids []string, p *Pipeline) (in
 			continue
 		}
 		ev := &batch.Event{DetailType: "DescribeJobs", Time: now, Job: job, Raw: detail}
-		if err := p.Submit(ctx, Message{Event: ev, ID: job.ID, Source: "reconcile", ReceivedAt: now}); err != nil {
-			return n, err
+		// arn:aws:batch:<region>:<account>:job/<id>
+		if parts := strings.SplitN(job.ARN, ":", 6); len(parts) == 6 {
+			ev.Region, ev.Account = parts[3], parts[4]
 		}
-		n++
+		if err := p.Submit(ctx, Message{Event: ev, ID: job.ID, Source: "reconcile", ReceivedAt: now}); err != nil {
+			return jobs, err
+		}
+		jobs = append(jobs, job)
 		r.Metrics.ReconcileJobs.Inc()
 	}
-	return n, nil
+	return jobs, nil
 }
 
 // captureBody copies the raw HTTP response body into buf before the SDK

@@ -36,23 +36,29 @@ func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error
 		return st, nil
 	}
 	// Collapse: unique events, newest per job, newest per attempt.
+	// Observations without an event id (reconcile's DescribeJobs answers)
+	// update jobs and attempts but are not events.
 	seen := make(map[string]struct{}, len(recs))
+	observed := make([]*Received, 0, len(recs))
 	events := make([]*Received, 0, len(recs))
 	latest := make(map[string]*Received, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		if _, dup := seen[r.Event.ID]; dup {
-			continue
+		if id := r.Event.ID; id != "" {
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+			events = append(events, r)
 		}
-		seen[r.Event.ID] = struct{}{}
-		events = append(events, r)
+		observed = append(observed, r)
 		if cur, ok := latest[r.Event.Job.ID]; !ok || r.Event.Version() > cur.Event.Version() {
 			latest[r.Event.Job.ID] = r
 		}
 	}
-	attempts := collapseAttempts(events)
+	attempts := collapseAttempts(observed)
 	jobs := make([]*Received, 0, len(latest))
-	for _, r := range events {
+	for _, r := range observed {
 		if latest[r.Event.Job.ID] == r {
 			jobs = append(jobs, r)
 		}
