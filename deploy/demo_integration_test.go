@@ -195,7 +195,7 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 	args, env := l.command(t, p.Services["sim"], "listen", ports["sim"])
 	sim := testenv.StartProcess(t, "sim", env, bin, args...)
 	simURL := "http://" + l.addr["sim:"+ports["sim"]]
-	testenv.WaitFor(t, 30*time.Second, "simulator ready", httpOK(simURL+"/-/ready"), sim)
+	testenv.WaitFor(t, 30*time.Second, "simulator ready", testenv.HTTPOK(simURL+"/-/ready"), sim)
 
 	// The test's ClickHouse (a database of its own) has a default user
 	// without the password compose gives its server.
@@ -204,8 +204,8 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 	args, env = l.command(t, p.Services["exporter"], "web.listen-address", ports["exporter"])
 	exporter := testenv.StartProcess(t, "exporter", env, bin, args...)
 	procs := []*testenv.Process{sim, ingest, exporter}
-	testenv.WaitFor(t, 90*time.Second, "ingest ready", httpOK("http://"+l.addr["ingest:"+ports["ingest"]]+"/-/ready"), procs...)
-	testenv.WaitFor(t, 90*time.Second, "exporter ready", httpOK("http://"+l.addr["exporter:"+ports["exporter"]]+"/-/ready"), procs...)
+	testenv.WaitFor(t, 90*time.Second, "ingest ready", testenv.HTTPOK("http://"+l.addr["ingest:"+ports["ingest"]]+"/-/ready"), procs...)
+	testenv.WaitFor(t, 90*time.Second, "exporter ready", testenv.HTTPOK("http://"+l.addr["exporter:"+ports["exporter"]]+"/-/ready"), procs...)
 
 	prom := testenv.StartPrometheus(t, localPromConfig(t, l))
 	for _, job := range []string{"batchwatch-exporter", "batchwatch-ingest", "batchwatch-sim"} {
@@ -259,15 +259,3 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 	}
 }
 
-// httpOK is a WaitFor condition: GET u answers 2xx.
-func httpOK(u string) func() (bool, string) {
-	c := http.Client{Timeout: 2 * time.Second}
-	return func() (bool, string) {
-		resp, err := c.Get(u)
-		if err != nil {
-			return false, err.Error()
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode/100 == 2, resp.Status
-	}
-}

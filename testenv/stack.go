@@ -139,8 +139,8 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// httpOK is a WaitFor condition: GET url answers 2xx.
-func httpOK(u string) func() (bool, string) {
+// HTTPOK is a WaitFor condition: GET url answers 2xx.
+func HTTPOK(u string) func() (bool, string) {
 	c := http.Client{Timeout: 2 * time.Second}
 	return func() (bool, string) {
 		resp, err := c.Get(u)
@@ -198,7 +198,7 @@ func StartPrometheus(t testing.TB, config string) string {
 	p := StartProcess(t, "prometheus", nil, bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--rules.alert.resend-delay=1s")
 	u := "http://" + addr
-	WaitFor(t, 30*time.Second, "prometheus ready", httpOK(u+"/-/ready"), p)
+	WaitFor(t, 30*time.Second, "prometheus ready", HTTPOK(u+"/-/ready"), p)
 	return u
 }
 
@@ -216,7 +216,7 @@ func StartAlertmanager(t testing.TB, configFile string) string {
 	p := StartProcess(t, "alertmanager", nil, bin, "--config.file="+configFile, "--storage.path="+t.TempDir(),
 		"--web.listen-address="+addr, "--cluster.listen-address=")
 	u := "http://" + addr
-	WaitFor(t, 30*time.Second, "alertmanager ready", httpOK(u+"/-/ready"), p)
+	WaitFor(t, 30*time.Second, "alertmanager ready", HTTPOK(u+"/-/ready"), p)
 	return u
 }
 
@@ -302,7 +302,7 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 			"--speed", strconv.FormatFloat(o.Speed, 'f', -1, 64), "--seed", strconv.Itoa(i+1),
 			"--start", st.SimStart.Format(time.RFC3339))
 		simURL := "http://" + simAddr
-		WaitFor(t, 30*time.Second, "simulator "+name, httpOK(simURL+"/-/ready"), sim)
+		WaitFor(t, 30*time.Second, "simulator "+name, HTTPOK(simURL+"/-/ready"), sim)
 		st.Sims, st.SimURLs = append(st.Sims, sim), append(st.SimURLs, simURL)
 		simTargets = append(simTargets, simAddr)
 		account := scenarioAccount(t, name)
@@ -329,9 +329,9 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 				"--retention.interval", "0s")
 			st.Ingests = append(st.Ingests, ing)
 			ingestTargets = append(ingestTargets, ingAddr)
-			WaitFor(t, 60*time.Second, "ingest "+name+" ready", httpOK("http://"+ingAddr+"/-/ready"), ing)
+			WaitFor(t, 60*time.Second, "ingest "+name+" ready", HTTPOK("http://"+ingAddr+"/-/ready"), ing)
 		}
-		WaitFor(t, 60*time.Second, "exporter "+name+" answering", httpOK("http://"+expAddr+"/metrics"), exp)
+		WaitFor(t, 60*time.Second, "exporter "+name+" answering", HTTPOK("http://"+expAddr+"/metrics"), exp)
 	}
 	st.PrometheusURL = StartPrometheus(t, prometheusConfig(o, exporterTargets, ingestTargets, simTargets))
 	return st
