@@ -258,4 +258,3 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 		t.Errorf("BatchwatchTargetDown: %v %v", v, err)
 	}
 }
-
