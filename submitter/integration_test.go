@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -37,14 +36,7 @@ func TestClickHouseKillAndRerun(t *testing.T) {
 		size  int
 	}{{ModeSingle, 150, 0}, {ModeArray, 600, 100}} {
 		t.Run(string(c.mode), func(t *testing.T) {
-			seed := time.Now().UnixNano()
-			rng := rand.New(rand.NewPCG(uint64(seed), 3))
-			calls := c.items
-			if c.mode == ModeArray {
-				calls = c.items / c.size
-			}
-			killAt := int64(1 + rng.IntN(calls-1))
-			t.Logf("seed %d: killed at SubmitJob %d", seed, killAt)
+			killAt := randomKillPoint(t, c.mode, c.items, c.size, 3)
 
 			e := newSimEnv(t, simConfig{apiRate: -1})
 			p := zendeskPlan(t, noFanIn)

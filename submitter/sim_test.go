@@ -250,14 +250,7 @@ func TestKillAndRerun(t *testing.T) {
 		size  int
 	}{{ModeSingle, 120, 0}, {ModeArray, 400, 50}} {
 		t.Run(string(c.mode), func(t *testing.T) {
-			seed := time.Now().UnixNano()
-			rng := rand.New(rand.NewPCG(uint64(seed), 7))
-			calls := c.items
-			if c.mode == ModeArray {
-				calls = c.items / c.size
-			}
-			killAt := int64(1 + rng.IntN(calls-1))
-			t.Logf("seed %d: killed at SubmitJob %d", seed, killAt)
+			killAt := randomKillPoint(t, c.mode, c.items, c.size, 7)
 
 			e := newSimEnv(t, simConfig{apiRate: -1})
 			p := zendeskPlan(t, nil)
@@ -467,4 +460,19 @@ func TestEscalation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomKillPoint picks the SubmitJob call (1-based, never the first) at
+// which a kill test interrupts a run of items, logging the seed to replay it.
+func randomKillPoint(t *testing.T, mode Mode, items, size int, stream uint64) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), stream))
+	calls := items
+	if mode == ModeArray {
+		calls = items / size
+	}
+	killAt := int64(1 + rng.IntN(calls-1))
+	t.Logf("seed %d: killed at SubmitJob %d", seed, killAt)
+	return killAt
 }
