@@ -105,7 +105,7 @@ func runIngest(t *testing.T, st *store.Store, api SQSAPI, queueURL string) (*Met
 	t.Helper()
 	m := NewMetrics(prometheus.NewRegistry())
 	log := logging.Discard().WithField("test", t.Name())
-	p := NewPipeline(st, PipelineConfig{BatchSize: 50, FlushInterval: 200 * time.Millisecond, RetryMin: 100 * time.Millisecond, RetryMax: time.Second}, m, log, time.Now)
+	p := NewPipeline(StoreWriter{Store: st}, PipelineConfig{BatchSize: 50, FlushInterval: 200 * time.Millisecond, RetryMin: 100 * time.Millisecond, RetryMax: time.Second}, m, log, time.Now)
 	src := NewSQSSource(api, SQSConfig{QueueURL: queueURL, Receivers: 2, WaitTime: time.Second, Visibility: 30 * time.Second}, m, log, time.Now)
 	svc := &Service{Pipeline: p, Sources: []Source{src}, Log: log, Now: time.Now, DrainTimeout: 30 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -20,9 +20,23 @@ import (
 
 // Writer is what the pipeline needs from the store.
 type Writer interface {
-	Insert(ctx context.Context, recs []store.Received) (store.InsertStats, error)
+	// Begin opens a window that writes observations while the batch fills.
+	Begin(ctx context.Context) Window
 	InsertQuarantine(ctx context.Context, qs []store.Quarantined) error
 }
+
+// Window is one batch being written (see store.Window).
+type Window interface {
+	Add(r *store.Received)
+	Commit(ctx context.Context) (store.InsertStats, error)
+	Abort()
+}
+
+// StoreWriter adapts a *store.Store to Writer.
+type StoreWriter struct{ *store.Store }
+
+// Begin opens a store window.
+func (w StoreWriter) Begin(ctx context.Context) Window { return w.Store.Begin(ctx) }
 
 // Message is one message handed to the pipeline by a source.
 type Message struct {
@@ -91,8 +105,17 @@ func (c *PipelineConfig) defaults() {
 
 type item struct {
 	msg  Message
-	rec  store.Received
+	rec  *store.Received
 	quar *store.Quarantined
+	dup  bool // a redelivery of an event already written: acknowledged, not written
+}
+
+// pending is a batch on its way to ClickHouse: its window has been fed
+// (and has streamed most of) every new event while the batch filled.
+type pending struct {
+	items []item
+	win   Window
+	dups  int
 }
 
 // Pipeline parses, batches and writes messages. Submit blocks while the
@@ -106,7 +129,7 @@ type Pipeline struct {
 	now     func() time.Time
 	raw     chan Message
 	parsed  chan item
-	batches chan []item
+	batches chan *pending
 	dedup   *idSet
 
 	closeOnce sync.Once
@@ -121,7 +144,7 @@ func NewPipeline(w Writer, cfg PipelineConfig, m *Metrics, log *logrus.Entry, no
 		// at about (2 + Writers) batches plus a few thousand messages.
 		raw:     make(chan Message, min(cfg.BatchSize, 4096)),
 		parsed:  make(chan item, min(cfg.BatchSize, 4096)),
-		batches: make(chan []item),
+		batches: make(chan *pending),
 		dedup:   newIDSet(cfg.DedupIDs),
 	}
 }
@@ -158,7 +181,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Wait()
 		close(p.parsed)
 	}()
-	go p.batchLoop()
+	go p.batchLoop(ctx)
 	errs := make(chan error, p.cfg.Writers)
 	var failed sync.Once
 	stop := make(chan struct{})
@@ -179,30 +202,36 @@ func (p *Pipeline) parseLoop() {
 	for msg := range p.raw {
 		it := item{msg: msg}
 		if msg.Event != nil {
-			it.rec = store.Received{Event: msg.Event, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
+			it.rec = &store.Received{Event: msg.Event, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
 		} else if ev, err := parser.Parse(msg.Body); err != nil {
 			it.quar = &store.Quarantined{
 				ReceivedAt: msg.ReceivedAt, Source: msg.Source, MessageID: msg.ID,
 				Error: err.Error(), Body: string(msg.Body),
 			}
 		} else {
-			it.rec = store.Received{Event: ev, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
+			it.rec = &store.Received{Event: ev, Source: msg.Source, ReceivedAt: msg.ReceivedAt}
 		}
 		p.parsed <- it
 	}
 }
 
-func (p *Pipeline) batchLoop() {
+// batchLoop groups parsed messages into batches by size or age. Each batch
+// opens a store window as its first message arrives and feeds it every new
+// event at once, so encoding and ClickHouse's work overlap parsing instead of
+// waiting for the batch to be complete.
+func (p *Pipeline) batchLoop(ctx context.Context) {
 	defer close(p.batches)
-	var cur []item
+	var cur *pending
+	inBatch := map[string]struct{}{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
-		if len(cur) == 0 {
+		if cur == nil {
 			return
 		}
 		p.batches <- cur
 		cur = nil
+		clear(inBatch)
 		timer.Stop()
 	}
 	for {
@@ -212,11 +241,25 @@ func (p *Pipeline) batchLoop() {
 				flush()
 				return
 			}
-			if len(cur) == 0 {
+			if cur == nil {
+				cur = &pending{items: make([]item, 0, min(p.cfg.BatchSize, 4096)), win: p.w.Begin(ctx)}
 				timer.Reset(p.cfg.FlushInterval)
 			}
-			cur = append(cur, it)
-			if len(cur) >= p.cfg.BatchSize {
+			if it.quar == nil {
+				if id := it.rec.Event.ID; id != "" {
+					if _, seen := inBatch[id]; seen || p.dedup.has(id) {
+						it.dup = true
+						cur.dups++
+					} else {
+						inBatch[id] = struct{}{}
+					}
+				}
+				if !it.dup {
+					cur.win.Add(it.rec)
+				}
+			}
+			cur.items = append(cur.items, it)
+			if len(cur.items) >= p.cfg.BatchSize {
 				flush()
 			}
 		case <-timer.C:
@@ -233,21 +276,23 @@ func (p *Pipeline) writeLoop(ctx context.Context, stop chan struct{}, stopOnce *
 	for b := range p.batches {
 		select {
 		case <-stop:
-			p.finish(b, false)
+			b.win.Abort()
+			p.finish(b.items, false)
 			continue
 		default:
 		}
 		if ctx.Err() != nil {
-			p.finish(b, false)
+			b.win.Abort()
+			p.finish(b.items, false)
 			continue
 		}
 		if err := p.write(ctx, b); err != nil {
 			failed = err
 			stopOnce.Do(func() { close(stop) })
-			p.finish(b, false)
+			p.finish(b.items, false)
 			continue
 		}
-		p.finish(b, true)
+		p.finish(b.items, true)
 	}
 	if failed != nil && !errors.Is(failed, context.Canceled) {
 		return failed
@@ -267,37 +312,38 @@ func (p *Pipeline) finish(b []item, ok bool) {
 	p.m.Buffered.Sub(float64(len(b)))
 }
 
-// write inserts one batch, retrying with backoff until it succeeds or ctx
-// ends.
-func (p *Pipeline) write(ctx context.Context, b []item) error {
-	recs := make([]store.Received, 0, len(b))
+// write commits one batch, retrying with backoff until it succeeds or ctx
+// ends. A retry writes the batch again through a new window: duplicates of
+// rows a failed attempt left behind are harmless (ReplacingMergeTree).
+func (p *Pipeline) write(ctx context.Context, b *pending) error {
+	var recs []*store.Received
 	var quar []store.Quarantined
-	dups := 0
-	inBatch := make(map[string]struct{}, len(b))
-	for _, it := range b {
-		if it.quar != nil {
+	for _, it := range b.items {
+		switch {
+		case it.quar != nil:
 			quar = append(quar, *it.quar)
-			continue
+		case !it.dup:
+			recs = append(recs, it.rec)
 		}
-		id := it.rec.Event.ID
-		if id != "" {
-			if _, seen := inBatch[id]; seen || p.dedup.has(id) {
-				dups++
-				continue
-			}
-			inBatch[id] = struct{}{}
-		}
-		recs = append(recs, it.rec)
 	}
+	win := b.win
 	backoff := p.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
+		if win == nil {
+			win = p.w.Begin(ctx)
+			for _, r := range recs {
+				win.Add(r)
+			}
+		}
 		start := p.now()
-		err := p.insert(ctx, recs, quar)
+		st, err := p.commit(ctx, win, &quar)
+		win = nil
 		if err == nil {
 			elapsed := p.now().Sub(start)
 			p.m.InsertDuration.Observe(elapsed.Seconds())
 			p.m.BatchSize.Observe(float64(len(recs)))
-			p.m.Duplicates.Add(float64(dups))
+			p.m.Inserted.Add(float64(st.Events))
+			p.m.Duplicates.Add(float64(b.dups))
 			p.m.LastInsert.Set(float64(p.now().UnixNano()) / 1e9)
 			now := p.now()
 			for _, r := range recs {
@@ -308,8 +354,10 @@ func (p *Pipeline) write(ctx context.Context, b []item) error {
 					p.dedup.add(r.Event.ID)
 				}
 			}
-			for _, q := range quar {
-				p.m.Quarantined.WithLabelValues(q.Source).Inc()
+			for _, it := range b.items {
+				if it.quar != nil {
+					p.m.Quarantined.WithLabelValues(it.quar.Source).Inc()
+				}
 			}
 			if attempt > 1 {
 				p.log.WithField("attempts", attempt).WithField("events", len(recs)).Info("insert succeeded after retries")
@@ -329,22 +377,23 @@ func (p *Pipeline) write(ctx context.Context, b []item) error {
 	}
 }
 
-func (p *Pipeline) insert(ctx context.Context, recs []store.Received, quar []store.Quarantined) error {
-	if len(quar) > 0 {
-		if err := p.w.InsertQuarantine(ctx, quar); err != nil {
+// commit writes the quarantined messages (once; *quar is emptied when they
+// are written), then commits the window. The window is used up either way.
+func (p *Pipeline) commit(ctx context.Context, win Window, quar *[]store.Quarantined) (store.InsertStats, error) {
+	if len(*quar) > 0 {
+		if err := p.w.InsertQuarantine(ctx, *quar); err != nil {
+			win.Abort()
 			p.m.StoreErrors.WithLabelValues("insert_quarantine").Inc()
-			return fmt.Errorf("quarantine: %w", err)
+			return store.InsertStats{}, fmt.Errorf("quarantine: %w", err)
 		}
+		*quar = nil
 	}
-	if len(recs) > 0 {
-		st, err := p.w.Insert(ctx, recs)
-		if err != nil {
-			p.m.StoreErrors.WithLabelValues("insert").Inc()
-			return err
-		}
-		p.m.Inserted.Add(float64(st.Events))
+	st, err := win.Commit(ctx)
+	if err != nil {
+		p.m.StoreErrors.WithLabelValues("insert").Inc()
+		return st, err
 	}
-	return nil
+	return st, nil
 }
 
 // idSet remembers recently written ids in two generations, so memory stays

@@ -43,7 +43,7 @@ func TestReconcileFillsJobsWithoutEvents(t *testing.T) {
 	awsMetrics := awsclient.NewMetrics(reg, "batchwatch_ingest")
 	client := ac.Batch(cfg, awsclient.Options{Metrics: awsMetrics, Limiter: rate.NewLimiter(40, 1)})
 	m := NewMetrics(reg)
-	p := NewPipeline(st, PipelineConfig{BatchSize: 1000, FlushInterval: 100 * time.Millisecond}, m, log, time.Now)
+	p := NewPipeline(StoreWriter{Store: st}, PipelineConfig{BatchSize: 1000, FlushInterval: 100 * time.Millisecond}, m, log, time.Now)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
 	rec := &Reconcile{API: client, Log: log, Metrics: m, Now: time.Now}

@@ -39,7 +39,7 @@ func TestSimulatorDayEqualsTruth(t *testing.T) {
 	cfg, ac := testenv.AWS(t, url)
 	client := ac.SQS(cfg, awsclient.Options{})
 	m := NewMetrics(prometheus.NewRegistry())
-	p := NewPipeline(st, PipelineConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond}, m, log, time.Now)
+	p := NewPipeline(StoreWriter{Store: st}, PipelineConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond}, m, log, time.Now)
 	src := NewSQSSource(client, SQSConfig{QueueURL: url + "/123456789012/batchwatch-ingest", Receivers: 4, WaitTime: time.Second, Visibility: 30 * time.Second}, m, log, time.Now)
 	svc := &Service{Pipeline: p, Sources: []Source{src}, Log: log, Now: time.Now}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -44,7 +44,7 @@ func TestSQLDocs(t *testing.T) {
 		ev.Detail["jobArn"] = "arn:aws:batch:us-east-1:123456789012:job/" + docJob
 	}
 	m := NewMetrics(prometheus.NewRegistry())
-	p := NewPipeline(st, PipelineConfig{BatchSize: 100, FlushInterval: 50 * time.Millisecond}, m, logging.Discard().WithField("t", 1), time.Now)
+	p := NewPipeline(StoreWriter{Store: st}, PipelineConfig{BatchSize: 100, FlushInterval: 50 * time.Millisecond}, m, logging.Discard().WithField("t", 1), time.Now)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
 	for i, ev := range mix.events() {

@@ -31,48 +31,157 @@ type InsertStats struct {
 // the ReplacingMergeTree versions decide. Insert is idempotent: retrying a
 // batch after a partial failure only produces duplicates that FINAL removes.
 func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error) {
-	var st InsertStats
-	if len(recs) == 0 {
-		return st, nil
-	}
-	// Collapse: unique events, newest per job, newest per attempt.
-	// Observations without an event id (reconcile's DescribeJobs answers)
-	// update jobs and attempts but are not events.
-	seen := make(map[string]struct{}, len(recs))
-	observed := make([]*Received, 0, len(recs))
-	events := make([]*Received, 0, len(recs))
-	latest := make(map[string]*Received, len(recs))
+	w := s.Begin(ctx)
 	for i := range recs {
-		r := &recs[i]
-		if id := r.Event.ID; id != "" {
-			if _, dup := seen[id]; dup {
-				continue
+		w.Add(&recs[i])
+	}
+	return w.Commit(ctx)
+}
+
+// Window is one batch written while it fills: events stream to ClickHouse
+// in blocks of chunkRows inside one open INSERT, which the server squashes
+// into few large parts (each part costs files, sorting and later merges,
+// so part count, not row count, dominates ClickHouse's work), while the
+// newest state of each job and attempt is collapsed in memory. Nothing is
+// durable before Commit returns nil. A window is used by one goroutine.
+type Window struct {
+	s   *Store
+	ctx context.Context
+	err error // first streaming error; Commit reports it
+
+	batch  driver.Batch
+	chunk  []*Received
+	seen   map[string]struct{}
+	events int
+
+	latest   map[string]*Received
+	attempts map[attemptKey]int
+	rows     []attemptRow
+}
+
+type attemptKey struct {
+	job string
+	idx int
+}
+
+// Begin opens a window. The INSERT itself is prepared with the first block.
+func (s *Store) Begin(ctx context.Context) *Window {
+	return &Window{s: s, ctx: ctx, seen: map[string]struct{}{}, latest: map[string]*Received{}, attempts: map[attemptKey]int{}}
+}
+
+// Add adds one observation. Observations without an event id (reconcile's
+// DescribeJobs answers) update jobs and attempts but are not events. The
+// Received must stay unchanged until Commit.
+func (w *Window) Add(r *Received) {
+	e := r.Event
+	if cur, ok := w.latest[e.Job.ID]; !ok || e.Version() > cur.Event.Version() {
+		w.latest[e.Job.ID] = r
+	}
+	w.addAttempts(r)
+	if e.ID == "" {
+		return
+	}
+	if _, dup := w.seen[e.ID]; dup {
+		return
+	}
+	w.seen[e.ID] = struct{}{}
+	w.events++
+	if w.err != nil {
+		return
+	}
+	w.chunk = append(w.chunk, r)
+	if len(w.chunk) >= chunkRows {
+		w.err = w.flushEvents(true)
+	}
+}
+
+func (w *Window) addAttempts(rec *Received) {
+	j := &rec.Event.Job
+	v := rec.Event.Version()
+	put := func(r attemptRow) {
+		k := attemptKey{j.ID, r.a.Index}
+		if i, ok := w.attempts[k]; ok {
+			if w.rows[i].version < r.version {
+				w.rows[i] = r
 			}
-			seen[id] = struct{}{}
-			events = append(events, r)
+			return
 		}
-		observed = append(observed, r)
-		if cur, ok := latest[r.Event.Job.ID]; !ok || r.Event.Version() > cur.Event.Version() {
-			latest[r.Event.Job.ID] = r
+		w.attempts[k] = len(w.rows)
+		w.rows = append(w.rows, r)
+	}
+	for _, a := range j.Attempts {
+		put(attemptRow{job: j, a: a, finished: true, version: v})
+	}
+	// The attempt under way, from a RUNNING event.
+	if j.Status == batch.StatusRunning && j.StartedAtMs > 0 {
+		put(attemptRow{job: j, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
+	}
+}
+
+// flushEvents sends the buffered chunk as one block of the open INSERT.
+func (w *Window) flushEvents(more bool) error {
+	if len(w.chunk) == 0 {
+		return nil
+	}
+	c := eventColumns(w.chunk)
+	if w.batch == nil {
+		b, err := w.s.conn.PrepareBatch(w.ctx, "INSERT INTO "+w.s.Table("events")+" ("+strings.Join(c.names, ", ")+")")
+		if err != nil {
+			return fmt.Errorf("prepare events batch: %w", err)
+		}
+		w.batch = b
+	}
+	for i, d := range c.data {
+		if err := w.batch.Column(i).Append(d); err != nil {
+			return fmt.Errorf("append events.%s: %w", c.names[i], err)
 		}
 	}
-	attempts := collapseAttempts(observed)
-	jobs := make([]*Received, 0, len(latest))
-	for _, r := range observed {
-		if latest[r.Event.Job.ID] == r {
-			jobs = append(jobs, r)
+	clear(w.chunk)
+	w.chunk = w.chunk[:0]
+	if more {
+		if err := w.batch.Flush(); err != nil {
+			return fmt.Errorf("flush events block: %w", err)
 		}
 	}
-	// The three tables go in parallel on separate connections: events, with
-	// the raw JSON, is the heavy one.
+	return nil
+}
+
+// Abort drops the window: what was streamed is not committed.
+func (w *Window) Abort() {
+	if w.batch != nil && !w.batch.IsSent() {
+		_ = w.batch.Abort()
+	}
+	w.batch = nil
+}
+
+// Commit sends the last events block and ends that INSERT, then writes the
+// collapsed jobs and attempts (in parallel, on their own connections). The
+// window cannot be used afterwards; after an error, write the same
+// observations again through a new window.
+func (w *Window) Commit(ctx context.Context) (InsertStats, error) {
+	defer w.Abort()
+	if w.err == nil {
+		w.err = w.flushEvents(false)
+	}
+	if w.err == nil && w.batch != nil {
+		if err := w.batch.Send(); err != nil {
+			w.err = fmt.Errorf("send events batch: %w", err)
+		}
+	}
+	if w.err != nil {
+		return InsertStats{}, w.err
+	}
+	jobs := make([]*Received, 0, len(w.latest))
+	for _, r := range w.latest {
+		jobs = append(jobs, r)
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.insertEvents(gctx, events) })
-	g.Go(func() error { return s.insertJobs(gctx, jobs) })
-	g.Go(func() error { return s.insertAttempts(gctx, attempts) })
+	g.Go(func() error { return w.s.insertJobs(gctx, jobs) })
+	g.Go(func() error { return w.s.insertAttempts(gctx, w.rows) })
 	if err := g.Wait(); err != nil {
-		return st, err
+		return InsertStats{}, err
 	}
-	return InsertStats{Events: len(events), Jobs: len(jobs), Attempts: len(attempts)}, nil
+	return InsertStats{Events: w.events, Jobs: len(jobs), Attempts: len(w.rows)}, nil
 }
 
 type attemptRow struct {
@@ -80,39 +189,6 @@ type attemptRow struct {
 	a        batch.Attempt
 	finished bool
 	version  uint64
-}
-
-func collapseAttempts(events []*Received) []attemptRow {
-	type key struct {
-		job string
-		idx int
-	}
-	best := map[key]int{}
-	var rows []attemptRow
-	put := func(r attemptRow) {
-		k := key{r.job.ID, r.a.Index}
-		if i, ok := best[k]; ok {
-			if rows[i].version >= r.version {
-				return
-			}
-			rows[i] = r
-			return
-		}
-		best[k] = len(rows)
-		rows = append(rows, r)
-	}
-	for _, rec := range events {
-		j := &rec.Event.Job
-		v := rec.Event.Version()
-		for _, a := range j.Attempts {
-			put(attemptRow{job: j, a: a, finished: true, version: v})
-		}
-		// The attempt under way, from a RUNNING event.
-		if j.Status == batch.StatusRunning && j.StartedAtMs > 0 {
-			put(attemptRow{job: j, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
-		}
-	}
-	return rows
 }
 
 func msTime(ms int64) time.Time {
@@ -236,10 +312,6 @@ func (s *Store) send(ctx context.Context, table string, n int, build func(lo, hi
 		return fmt.Errorf("send %s batch: %w", table, err)
 	}
 	return nil
-}
-
-func (s *Store) insertEvents(ctx context.Context, recs []*Received) error {
-	return s.send(ctx, "events", len(recs), func(lo, hi int) *columns { return eventColumns(recs[lo:hi]) })
 }
 
 func eventColumns(recs []*Received) *columns {

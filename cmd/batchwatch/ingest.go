@@ -79,7 +79,7 @@ func ingestCommand(app *kingpin.Application) *command {
 			webErr := make(chan error, 1)
 			go func() { webErr <- srv.Serve(webCtx) }()
 
-			pipe := ingest.NewPipeline(st, ingest.PipelineConfig{
+			pipe := ingest.NewPipeline(ingest.StoreWriter{Store: st}, ingest.PipelineConfig{
 				BatchSize: *batchSize, FlushInterval: *flushInterval, ParseWorkers: *parseWorkers, Writers: *writers, DrainTimeout: *drainTimeout,
 			}, m, l, time.Now)
 
