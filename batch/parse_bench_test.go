@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"os"
 	"testing"
 )
@@ -18,4 +19,44 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkParseMix parses a realistic mix of events: 200 lines taken every
+// 1,250th line of a simulated day (.bench/events-250000.jsonl), one per
+// iteration in turn, so ns/op is ns per event.
+func BenchmarkParseMix(b *testing.B) {
+	events := loadMix(b)
+	var total int64
+	for _, e := range events {
+		total += int64(len(e))
+	}
+	b.SetBytes(total / int64(len(events)))
+	b.ReportAllocs()
+	p := NewParser()
+	i := 0
+	for b.Loop() {
+		if _, err := p.Parse(events[i]); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(events) {
+			i = 0
+		}
+	}
+}
+
+func loadMix(tb testing.TB) [][]byte {
+	data, err := os.ReadFile("testdata/bench_mix.jsonl")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var events [][]byte
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			events = append(events, line)
+		}
+	}
+	if len(events) == 0 {
+		tb.Fatal("empty mix")
+	}
+	return events
 }
