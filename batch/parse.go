@@ -94,14 +94,51 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 		Raw:        body,
 	}
 	if w.Time != "" {
-		t, err := time.Parse(time.RFC3339, w.Time)
+		t, err := parseTime(w.Time)
 		if err != nil {
 			return nil, fmt.Errorf("event %q: time %q: %w", w.ID, w.Time, err)
 		}
-		ev.Time = t.UTC()
+		ev.Time = t
 	}
 	ev.Job = normalize(w.Detail)
 	return ev, nil
+}
+
+// parseTime parses an RFC 3339 time into UTC. EventBridge always writes
+// "2006-01-02T15:04:05Z"; that shape is read directly when every field is in
+// range (days up to 28, so no month-length check is needed), anything else
+// goes to time.Parse, which also produces the errors.
+func parseTime(s string) (time.Time, error) {
+	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
+		year, ok1 := digits(s[0:4])
+		month, ok2 := digits(s[5:7])
+		day, ok3 := digits(s[8:10])
+		hour, ok4 := digits(s[11:13])
+		minute, ok5 := digits(s[14:16])
+		sec, ok6 := digits(s[17:19])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 &&
+			month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour <= 23 && minute <= 59 && sec <= 59 {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// digits reads a run of ASCII digits.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int(c)
+	}
+	return n, true
 }
 
 // ParseJobDetail normalizes a JobDetail as DescribeJobs returns it (JSON).
@@ -254,11 +291,15 @@ func normalize(d *wireDetail) Job {
 	if containerReason == "" && d.Container != nil {
 		containerReason = d.Container.Reason
 	}
-	reason := j.StatusReason
-	if attemptReason != "" && matchReason(reason) == FailureNone {
-		reason = attemptReason + " " + reason
+	// Classify says FailureNone for any other status: skip building its
+	// reason (matchReason lowercases, which allocates).
+	if j.Status == StatusFailed {
+		reason := j.StatusReason
+		if attemptReason != "" && matchReason(reason) == FailureNone {
+			reason = attemptReason + " " + reason
+		}
+		j.FailureClass = Classify(j.Status, reason, containerReason, j.ExitCode, len(j.Attempts) > 0 || j.StartedAtMs > 0)
 	}
-	j.FailureClass = Classify(j.Status, reason, containerReason, j.ExitCode, len(j.Attempts) > 0 || j.StartedAtMs > 0)
 	return j
 }
 
