@@ -131,10 +131,8 @@ func (w *Window) flushEvents(more bool) error {
 		}
 		w.batch = b
 	}
-	for i, d := range c.data {
-		if err := w.batch.Column(i).Append(d); err != nil {
-			return fmt.Errorf("append events.%s: %w", c.names[i], err)
-		}
+	if err := appendColumns(w.batch, c, "events"); err != nil {
+		return err
 	}
 	clear(w.chunk)
 	w.chunk = w.chunk[:0]
@@ -297,10 +295,8 @@ func (s *Store) send(ctx context.Context, table string, n int, build func(lo, hi
 				return fmt.Errorf("prepare %s batch: %w", table, err)
 			}
 		}
-		for i, d := range c.data {
-			if err := b.Column(i).Append(d); err != nil {
-				return fmt.Errorf("append %s.%s: %w", table, c.names[i], err)
-			}
+		if err := appendColumns(b, c, table); err != nil {
+			return err
 		}
 		if lo+chunkRows < n {
 			if err := b.Flush(); err != nil {
@@ -318,7 +314,7 @@ func eventColumns(recs []*Received) *columns {
 	n := len(recs)
 	var (
 		eventID, account, jobID, jobName, jobARN, statusReason, arrayParent, logStream, snsID, raw = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		detailType, region, queue, status, failure, definition, platform, source                   = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		detailType, region, queue, status, failure, definition, platform, source                   = mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n)
 		eventTime, receivedAt                                                                      = mk[time.Time](n), mk[time.Time](n)
 		eventTimeMs, created, started, stopped                                                     = mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n)
 		rank                                                                                       = mk[uint8](n)
@@ -395,6 +391,59 @@ func eventColumns(recs []*Received) *columns {
 
 func mk[T any](n int) []T { return make([]T, n) }
 
+// lowCard is the data of a LowCardinality(String) column.
+type lowCard []string
+
+func mkLC(n int) lowCard { return make(lowCard, n) }
+
+// appendColumns appends a chunk's columns to an INSERT. Most columns go in
+// one call each; LowCardinality and Array columns go row by row with typed
+// values, because the driver's slice path for them reflects on every row
+// and boxes every element (it was most of our encoding time). The few
+// distinct LowCardinality values are boxed once per chunk.
+func appendColumns(b driver.Batch, c *columns, table string) error {
+	var boxed map[string]any
+	for i, data := range c.data {
+		col := b.Column(i)
+		var err error
+		switch d := data.(type) {
+		case lowCard:
+			if boxed == nil {
+				boxed = make(map[string]any, 64)
+			}
+			for _, s := range d {
+				v, ok := boxed[s]
+				if !ok {
+					v = s
+					boxed[s] = v
+				}
+				if err = col.AppendRow(v); err != nil {
+					break
+				}
+			}
+		case [][]string:
+			err = appendRows(col, d)
+		case [][]uint32:
+			err = appendRows(col, d)
+		default:
+			err = col.Append(data)
+		}
+		if err != nil {
+			return fmt.Errorf("append %s.%s: %w", table, c.names[i], err)
+		}
+	}
+	return nil
+}
+
+func appendRows[T any](col driver.BatchColumn, rows []T) error {
+	for _, r := range rows {
+		if err := col.AppendRow(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // bytesString views an event's raw bytes as a string without copying them:
 // Raw is never modified after parsing, and the copy into the column buffer
 // follows immediately. At 250,000 events of ~2 KB the saved copy matters.
@@ -414,7 +463,7 @@ func jobColumns(recs []*Received) *columns {
 	var (
 		jobID, jobARN, jobName, statusReason, instanceType, image, arrayParent, nodeParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		shareID, logStream, account, lastEvent                                             = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		queue, status, failure, definition, platform, region, lastType, source             = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		queue, status, failure, definition, platform, region, lastType, source             = mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n)
 		createdAt, lastEventTime, updatedAt                                                = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
 		created, started, firstStarted, stopped, wait, run, total                          = mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n)
 		rank, isParent                                                                     = mk[uint8](n), mk[uint8](n)
@@ -538,7 +587,7 @@ func attemptColumns(rows []attemptRow) *columns {
 	n := len(rows)
 	var (
 		jobID, jobName, reason, statusReason, logStream, taskARN, ciARN, arrayParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		queue, definition, failure, platform                                         = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+		queue, definition, failure, platform                                         = mkLC(n), mkLC(n), mkLC(n), mkLC(n)
 		attempt, gpus                                                                = mk[uint16](n), mk[uint16](n)
 		finished                                                                     = mk[uint8](n)
 		createdAt, startedAt                                                         = mk[time.Time](n), mk[time.Time](n)
@@ -619,7 +668,7 @@ func (s *Store) InsertQuarantine(ctx context.Context, qs []Quarantined) error {
 func quarantineColumns(qs []Quarantined) *columns {
 	n := len(qs)
 	at, atMs := mk[time.Time](n), mk[int64](n)
-	src, id, errs, body := mk[string](n), mk[string](n), mk[string](n), mk[string](n)
+	src, id, errs, body := mkLC(n), mk[string](n), mk[string](n), mk[string](n)
 	for i, q := range qs {
 		at[i], atMs[i] = q.ReceivedAt.UTC(), q.ReceivedAt.UnixMilli()
 		src[i], id[i], errs[i], body[i] = q.Source, q.MessageID, q.Error, q.Body
