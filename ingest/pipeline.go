@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,11 +104,18 @@ func (c *PipelineConfig) defaults() {
 	}
 }
 
+// item is one message in a batch. Once its event went into the batch's
+// window only what the acknowledgement and the metrics need is kept (not
+// the parsed event): a batch of 100,000 parsed events would otherwise be
+// millions of pointers for the garbage collector to trace. A retry parses
+// the bodies again.
 type item struct {
 	msg  Message
-	rec  *store.Received
+	rec  *store.Received // until added to the window
 	quar *store.Quarantined
-	dup  bool // a redelivery of an event already written: acknowledged, not written
+	dup  bool   // a redelivery of an event already written: acknowledged, not written
+	id   string // event id
+	at   int64  // event time, Unix ns (0: none)
 }
 
 // pending is a batch on its way to ClickHouse: its window has been fed
@@ -242,7 +250,7 @@ func (p *Pipeline) batchLoop(ctx context.Context) {
 				return
 			}
 			if cur == nil {
-				cur = &pending{items: make([]item, 0, min(p.cfg.BatchSize, 4096)), win: p.w.Begin(ctx)}
+				cur = &pending{items: make([]item, 0, min(p.cfg.BatchSize, 1<<17)), win: p.w.Begin(ctx)}
 				timer.Reset(p.cfg.FlushInterval)
 			}
 			if it.quar == nil {
@@ -257,6 +265,11 @@ func (p *Pipeline) batchLoop(ctx context.Context) {
 				if !it.dup {
 					cur.win.Add(it.rec)
 				}
+				it.id = strings.Clone(it.rec.Event.ID)
+				if t := it.rec.Event.Time; !t.IsZero() {
+					it.at = t.UnixNano()
+				}
+				it.rec = nil
 			}
 			cur.items = append(cur.items, it)
 			if len(cur.items) >= p.cfg.BatchSize {
@@ -316,24 +329,23 @@ func (p *Pipeline) finish(b []item, ok bool) {
 // ends. A retry writes the batch again through a new window: duplicates of
 // rows a failed attempt left behind are harmless (ReplacingMergeTree).
 func (p *Pipeline) write(ctx context.Context, b *pending) error {
-	var recs []*store.Received
 	var quar []store.Quarantined
+	events := 0
 	for _, it := range b.items {
 		switch {
 		case it.quar != nil:
 			quar = append(quar, *it.quar)
 		case !it.dup:
-			recs = append(recs, it.rec)
+			events++
 		}
 	}
 	win := b.win
+	b.win = nil
 	backoff := p.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		if win == nil {
 			win = p.w.Begin(ctx)
-			for _, r := range recs {
-				win.Add(r)
-			}
+			p.refill(win, b.items)
 		}
 		start := p.now()
 		st, err := p.commit(ctx, win, &quar)
@@ -341,26 +353,26 @@ func (p *Pipeline) write(ctx context.Context, b *pending) error {
 		if err == nil {
 			elapsed := p.now().Sub(start)
 			p.m.InsertDuration.Observe(elapsed.Seconds())
-			p.m.BatchSize.Observe(float64(len(recs)))
+			p.m.BatchSize.Observe(float64(events))
 			p.m.Inserted.Add(float64(st.Events))
 			p.m.Duplicates.Add(float64(b.dups))
 			p.m.LastInsert.Set(float64(p.now().UnixNano()) / 1e9)
-			now := p.now()
-			for _, r := range recs {
-				if !r.Event.Time.IsZero() {
-					p.m.Lag.Observe(now.Sub(r.Event.Time).Seconds())
-				}
-				if r.Event.ID != "" {
-					p.dedup.add(r.Event.ID)
-				}
-			}
+			now := p.now().UnixNano()
 			for _, it := range b.items {
-				if it.quar != nil {
+				switch {
+				case it.quar != nil:
 					p.m.Quarantined.WithLabelValues(it.quar.Source).Inc()
+				case !it.dup:
+					if it.at != 0 {
+						p.m.Lag.Observe(float64(now-it.at) / 1e9)
+					}
+					if it.id != "" {
+						p.dedup.add(it.id)
+					}
 				}
 			}
 			if attempt > 1 {
-				p.log.WithField("attempts", attempt).WithField("events", len(recs)).Info("insert succeeded after retries")
+				p.log.WithField("attempts", attempt).WithField("events", events).Info("insert succeeded after retries")
 			}
 			return nil
 		}
@@ -374,6 +386,26 @@ func (p *Pipeline) write(ctx context.Context, b *pending) error {
 			return ctx.Err()
 		}
 		backoff = min(backoff*2, p.cfg.RetryMax)
+	}
+}
+
+// refill feeds a new window the batch's events again, parsing the bodies
+// anew (they parsed before; the parser is deterministic).
+func (p *Pipeline) refill(win Window, items []item) {
+	parser := batch.NewParser()
+	for _, it := range items {
+		if it.quar != nil || it.dup {
+			continue
+		}
+		ev := it.msg.Event
+		if ev == nil {
+			var err error
+			if ev, err = parser.Parse(it.msg.Body); err != nil {
+				p.log.WithError(err).WithField("message", it.msg.ID).Error("message no longer parses; not retried")
+				continue
+			}
+		}
+		win.Add(&store.Received{Event: ev, Source: it.msg.Source, ReceivedAt: it.msg.ReceivedAt})
 	}
 }
 
