@@ -2,6 +2,7 @@ package batch
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -15,12 +16,51 @@ import (
 // The val* helpers read a value already found (by Visit); the get* helpers
 // look a key up first. Visiting an object once and switching on its keys is
 // much cheaper than one linear Get per field on objects of 20-30 keys.
+//
+// Strings are read through a filler, which copies them into one arena per
+// event rather than allocating each: fastjson reuses its buffers between
+// calls, so nothing may point into them after Parse returns.
 
-func valStr(f *fastjson.Value) string {
+// filler reads one event (or one job detail) out of a fastjson tree.
+type filler struct {
+	// arena holds the bytes of every string read, back to back. It is
+	// allocated with the capacity of the whole document, which bounds the
+	// total (an unescaped string is never longer than its escaped form, and
+	// each string of the document is read once), and it never grows: the
+	// strings are views of it. Should a string not fit anyway, it is
+	// allocated on its own.
+	arena []byte
+
+	// Tags and parameters are sorted here, then copied into one slice per
+	// event.
+	tags, params []KV
+}
+
+// reset starts a new event read from a document of n bytes.
+func (fl *filler) reset(n int) {
+	fl.arena = make([]byte, 0, n)
+	fl.tags = fl.tags[:0]
+	fl.params = fl.params[:0]
+}
+
+// str returns b as a string kept in the arena.
+func (fl *filler) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n := len(fl.arena)
+	if len(b) > cap(fl.arena)-n {
+		return string(b)
+	}
+	fl.arena = append(fl.arena, b...)
+	return unsafe.String(&fl.arena[n], len(b))
+}
+
+func (fl *filler) valStr(f *fastjson.Value) string {
 	if f.Type() != fastjson.TypeString {
 		return ""
 	}
-	return string(f.GetStringBytes())
+	return fl.str(f.GetStringBytes())
 }
 
 func valInt64(f *fastjson.Value) int64 {
@@ -64,26 +104,60 @@ func valObj(f *fastjson.Value) *fastjson.Object {
 	return o
 }
 
-func valStrMap(f *fastjson.Value) map[string]string {
+// sortedStrs reads an object of strings into kvs sorted by key, as
+// sortedKVs(valStrMap(f)) would: non-strings are skipped, and of a key given
+// twice the last string value wins. Objects usually arrive sorted, so an
+// insertion sort from the end is about free.
+func (fl *filler) sortedStrs(kvs []KV, f *fastjson.Value) []KV {
+	kvs = kvs[:0]
 	o := valObj(f)
 	if o == nil || o.Len() == 0 {
-		return nil
+		return kvs
 	}
-	m := make(map[string]string, o.Len())
 	o.Visit(func(k []byte, val *fastjson.Value) {
-		if val.Type() == fastjson.TypeString {
-			m[string(k)] = string(val.GetStringBytes())
+		if val.Type() != fastjson.TypeString {
+			return
 		}
+		i := len(kvs)
+		for i > 0 && kvs[i-1].Key > string(k) {
+			i--
+		}
+		if i > 0 && kvs[i-1].Key == string(k) {
+			kvs[i-1].Value = fl.str(val.GetStringBytes())
+			return
+		}
+		kv := KV{Key: fl.str(k), Value: fl.str(val.GetStringBytes())}
+		kvs = append(kvs, KV{})
+		copy(kvs[i+1:], kvs[i:])
+		kvs[i] = kv
 	})
-	return m
+	return kvs
 }
 
-func getStr(v *fastjson.Value, key string) string {
+// finishKVs copies the sorted tags and parameters into the detail, both in
+// one allocation.
+func (fl *filler) finishKVs(d *wireDetail) {
+	nt, np := len(fl.tags), len(fl.params)
+	if nt+np == 0 {
+		return
+	}
+	all := make([]KV, nt+np)
+	copy(all, fl.tags)
+	copy(all[nt:], fl.params)
+	if nt > 0 {
+		d.tagKVs = all[:nt:nt]
+	}
+	if np > 0 {
+		d.paramKVs = all[nt:]
+	}
+}
+
+func (fl *filler) getStr(v *fastjson.Value, key string) string {
 	f := v.Get(key)
 	if f == nil || f.Type() != fastjson.TypeString {
 		return ""
 	}
-	return string(f.GetStringBytes())
+	return fl.str(f.GetStringBytes())
 }
 
 func getInt64(v *fastjson.Value, key string) int64 {
@@ -137,7 +211,7 @@ func getArr(v *fastjson.Value, key string) []*fastjson.Value {
 
 // getStrMap reads an object of strings (tags, parameters, resource limits);
 // other values are skipped.
-func getStrMap(v *fastjson.Value, key string) map[string]string {
+func (fl *filler) getStrMap(v *fastjson.Value, key string) map[string]string {
 	o := getObj(v, key)
 	if o == nil {
 		return nil
@@ -146,13 +220,13 @@ func getStrMap(v *fastjson.Value, key string) map[string]string {
 	m := make(map[string]string, obj.Len())
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if val.Type() == fastjson.TypeString {
-			m[string(k)] = string(val.GetStringBytes())
+			m[fl.str(k)] = fl.str(val.GetStringBytes())
 		}
 	})
 	return m
 }
 
-func getIntMap(v *fastjson.Value, key string) map[string]int {
+func (fl *filler) getIntMap(v *fastjson.Value, key string) map[string]int {
 	o := getObj(v, key)
 	if o == nil {
 		return nil
@@ -161,13 +235,13 @@ func getIntMap(v *fastjson.Value, key string) map[string]int {
 	m := make(map[string]int, obj.Len())
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if n, err := val.Int(); err == nil {
-			m[string(k)] = n
+			m[fl.str(k)] = n
 		}
 	})
 	return m
 }
 
-func fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
+func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 	o := valObj(v)
 	if o == nil {
 		return
@@ -175,53 +249,53 @@ func fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 	o.Visit(func(k []byte, f *fastjson.Value) {
 		switch string(k) {
 		case "version":
-			w.Version = valStr(f)
+			w.Version = fl.valStr(f)
 		case "id":
-			w.ID = valStr(f)
+			w.ID = fl.valStr(f)
 		case "detail-type":
-			w.DetailType = valStr(f)
+			w.DetailType = fl.valStr(f)
 		case "source":
-			w.Source = valStr(f)
+			w.Source = fl.valStr(f)
 		case "account":
-			w.Account = valStr(f)
+			w.Account = fl.valStr(f)
 		case "time":
-			w.Time = valStr(f)
+			w.Time = fl.valStr(f)
 		case "region":
-			w.Region = valStr(f)
+			w.Region = fl.valStr(f)
 		case "resources":
 			for _, e := range valArr(f) {
 				if e.Type() == fastjson.TypeString {
-					w.Resources = append(w.Resources, string(e.GetStringBytes()))
+					w.Resources = append(w.Resources, fl.str(e.GetStringBytes()))
 				}
 			}
 		case "detail":
 			if f.Type() == fastjson.TypeObject && w.Detail == nil {
 				w.Detail = &wireDetail{}
-				fillDetail(f, w.Detail)
+				fl.fillDetail(f, w.Detail)
 			}
 		case "Type":
-			w.Type = valStr(f)
+			w.Type = fl.valStr(f)
 		case "Message":
-			w.Message = valStr(f)
+			w.Message = fl.valStr(f)
 		case "MessageId":
-			w.MessageID = valStr(f)
+			w.MessageID = fl.valStr(f)
 		case "TopicArn":
-			w.TopicArn = valStr(f)
+			w.TopicArn = fl.valStr(f)
 		}
 	})
 }
 
-func fillResourceReqs(v *fastjson.Value, key string) []wireResourceRequirement {
-	return resourceReqs(getArr(v, key))
+func (fl *filler) fillResourceReqs(v *fastjson.Value, key string) []wireResourceRequirement {
+	return fl.resourceReqs(getArr(v, key))
 }
 
-func resourceReqs(arr []*fastjson.Value) []wireResourceRequirement {
+func (fl *filler) resourceReqs(arr []*fastjson.Value) []wireResourceRequirement {
 	if len(arr) == 0 {
 		return nil
 	}
 	out := make([]wireResourceRequirement, 0, len(arr))
 	for _, r := range arr {
-		rr := wireResourceRequirement{Type: getStr(r, "type"), Value: getStr(r, "value")}
+		rr := wireResourceRequirement{Type: fl.getStr(r, "type"), Value: fl.getStr(r, "value")}
 		if rr.Value == "" {
 			// Some producers write the value as a number.
 			if f := r.Get("value"); f != nil && f.Type() == fastjson.TypeNumber {
@@ -233,27 +307,28 @@ func resourceReqs(arr []*fastjson.Value) []wireResourceRequirement {
 	return out
 }
 
-func fillDetail(v *fastjson.Value, d *wireDetail) {
+func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 	o := valObj(v)
 	if o == nil {
 		return
 	}
+	defer fl.finishKVs(d)
 	o.Visit(func(k []byte, f *fastjson.Value) {
 		switch string(k) {
 		case "jobArn":
-			d.JobArn = valStr(f)
+			d.JobArn = fl.valStr(f)
 		case "jobName":
-			d.JobName = valStr(f)
+			d.JobName = fl.valStr(f)
 		case "jobId":
-			d.JobID = valStr(f)
+			d.JobID = fl.valStr(f)
 		case "jobQueue":
-			d.JobQueue = valStr(f)
+			d.JobQueue = fl.valStr(f)
 		case "status":
-			d.Status = valStr(f)
+			d.Status = fl.valStr(f)
 		case "statusReason":
-			d.StatusReason = valStr(f)
+			d.StatusReason = fl.valStr(f)
 		case "shareIdentifier":
-			d.ShareIdentifier = valStr(f)
+			d.ShareIdentifier = fl.valStr(f)
 		case "schedulingPriority":
 			if f.Type() == fastjson.TypeNumber {
 				n := valInt64(f)
@@ -271,27 +346,27 @@ func fillDetail(v *fastjson.Value, d *wireDetail) {
 			}
 		case "dependsOn":
 			for _, dep := range valArr(f) {
-				d.DependsOn = append(d.DependsOn, wireDependency{JobID: getStr(dep, "jobId"), Type: getStr(dep, "type")})
+				d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId"), Type: fl.getStr(dep, "type")})
 			}
 		case "jobDefinition":
-			d.JobDefinition = valStr(f)
+			d.JobDefinition = fl.valStr(f)
 		case "parameters":
-			d.Parameters = valStrMap(f)
+			fl.params = fl.sortedStrs(fl.params, f)
 		case "tags":
-			d.Tags = valStrMap(f)
+			fl.tags = fl.sortedStrs(fl.tags, f)
 		case "propagateTags":
 			d.PropagateTags = f.Type() == fastjson.TypeTrue
 		case "platformCapabilities":
 			for _, e := range valArr(f) {
 				if e.Type() == fastjson.TypeString {
-					d.PlatformCapabilities = append(d.PlatformCapabilities, string(e.GetStringBytes()))
+					d.PlatformCapabilities = append(d.PlatformCapabilities, fl.str(e.GetStringBytes()))
 				}
 			}
 		case "attempts":
-			d.Attempts = fillAttempts(valArr(f))
+			d.Attempts = fl.fillAttempts(valArr(f))
 		case "container":
 			if f.Type() == fastjson.TypeObject {
-				d.Container = fillContainer(f)
+				d.Container = fl.fillContainer(f)
 			}
 		case "nodeDetails":
 			if f.Type() == fastjson.TypeObject {
@@ -303,7 +378,7 @@ func fillDetail(v *fastjson.Value, d *wireDetail) {
 			}
 		case "arrayProperties":
 			if f.Type() == fastjson.TypeObject {
-				d.ArrayProperties = &wireArrayProps{Size: int(getInt64(f, "size")), Index: getIntPtr(f, "index"), StatusSummary: getIntMap(f, "statusSummary")}
+				d.ArrayProperties = &wireArrayProps{Size: int(getInt64(f, "size")), Index: getIntPtr(f, "index"), StatusSummary: fl.getIntMap(f, "statusSummary")}
 			}
 		case "timeout":
 			if f.Type() == fastjson.TypeObject {
@@ -311,40 +386,40 @@ func fillDetail(v *fastjson.Value, d *wireDetail) {
 			}
 		case "eksProperties":
 			if f.Type() == fastjson.TypeObject {
-				d.EksProperties = fillEksProps(f)
+				d.EksProperties = fl.fillEksProps(f)
 			}
 		case "eksAttempts":
-			d.EksAttempts = fillEksAttempts(valArr(f))
+			d.EksAttempts = fl.fillEksAttempts(valArr(f))
 		case "ecsProperties":
 			if f.Type() == fastjson.TypeObject {
-				d.EcsProperties = fillEcsProps(f)
+				d.EcsProperties = fl.fillEcsProps(f)
 			}
 		}
 	})
 }
 
-func fillAttempts(arr []*fastjson.Value) []wireAttempt {
+func (fl *filler) fillAttempts(arr []*fastjson.Value) []wireAttempt {
 	if len(arr) == 0 {
 		return nil
 	}
 	out := make([]wireAttempt, 0, len(arr))
 	for _, a := range arr {
-		at := wireAttempt{StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: getStr(a, "statusReason")}
+		at := wireAttempt{StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: fl.getStr(a, "statusReason")}
 		if c := getObj(a, "container"); c != nil {
 			at.Container = &wireAttemptContainer{
-				ContainerInstanceArn: getStr(c, "containerInstanceArn"),
+				ContainerInstanceArn: fl.getStr(c, "containerInstanceArn"),
 				ExitCode:             getIntPtr(c, "exitCode"),
-				LogStreamName:        getStr(c, "logStreamName"),
-				Reason:               getStr(c, "reason"),
-				TaskArn:              getStr(c, "taskArn"),
+				LogStreamName:        fl.getStr(c, "logStreamName"),
+				Reason:               fl.getStr(c, "reason"),
+				TaskArn:              fl.getStr(c, "taskArn"),
 			}
 		}
 		for _, tp := range getArr(a, "taskProperties") {
-			t := wireAttemptTask{ContainerInstanceArn: getStr(tp, "containerInstanceArn"), TaskArn: getStr(tp, "taskArn")}
+			t := wireAttemptTask{ContainerInstanceArn: fl.getStr(tp, "containerInstanceArn"), TaskArn: fl.getStr(tp, "taskArn")}
 			for _, c := range getArr(tp, "containers") {
 				t.Containers = append(t.Containers, wireAttemptTaskContainers{
-					Name: getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"),
-					LogStreamName: getStr(c, "logStreamName"), Reason: getStr(c, "reason"),
+					Name: fl.getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"),
+					LogStreamName: fl.getStr(c, "logStreamName"), Reason: fl.getStr(c, "reason"),
 				})
 			}
 			at.TaskProperties = append(at.TaskProperties, t)
@@ -354,30 +429,30 @@ func fillAttempts(arr []*fastjson.Value) []wireAttempt {
 	return out
 }
 
-func fillContainer(c *fastjson.Value) *wireContainer {
+func (fl *filler) fillContainer(c *fastjson.Value) *wireContainer {
 	w := &wireContainer{}
 	valObj(c).Visit(func(k []byte, f *fastjson.Value) {
 		switch string(k) {
 		case "image":
-			w.Image = valStr(f)
+			w.Image = fl.valStr(f)
 		case "vcpus":
 			w.Vcpus = getFloatVal(f)
 		case "memory":
 			w.Memory = getFloatVal(f)
 		case "resourceRequirements":
-			w.ResourceRequirements = resourceReqs(valArr(f))
+			w.ResourceRequirements = fl.resourceReqs(valArr(f))
 		case "exitCode":
 			w.ExitCode = valIntPtr(f)
 		case "reason":
-			w.Reason = valStr(f)
+			w.Reason = fl.valStr(f)
 		case "logStreamName":
-			w.LogStreamName = valStr(f)
+			w.LogStreamName = fl.valStr(f)
 		case "taskArn":
-			w.TaskArn = valStr(f)
+			w.TaskArn = fl.valStr(f)
 		case "containerInstanceArn":
-			w.ContainerInstanceArn = valStr(f)
+			w.ContainerInstanceArn = fl.valStr(f)
 		case "instanceType":
-			w.InstanceType = valStr(f)
+			w.InstanceType = fl.valStr(f)
 		}
 	})
 	return w
@@ -391,17 +466,17 @@ func getFloatVal(f *fastjson.Value) float64 {
 	return fl
 }
 
-func fillEksProps(ep *fastjson.Value) *wireEksProps {
+func (fl *filler) fillEksProps(ep *fastjson.Value) *wireEksProps {
 	out := &wireEksProps{}
 	pp := getObj(ep, "podProperties")
 	if pp == nil {
 		return out
 	}
-	props := &wireEksPod{PodName: getStr(pp, "podName"), NodeName: getStr(pp, "nodeName")}
+	props := &wireEksPod{PodName: fl.getStr(pp, "podName"), NodeName: fl.getStr(pp, "nodeName")}
 	for _, c := range getArr(pp, "containers") {
-		ec := wireEksContainer{Name: getStr(c, "name"), Image: getStr(c, "image"), ExitCode: getIntPtr(c, "exitCode"), Reason: getStr(c, "reason")}
+		ec := wireEksContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"), ExitCode: getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")}
 		if r := getObj(c, "resources"); r != nil {
-			ec.Resources = &wireEksResources{Limits: getStrMap(r, "limits"), Requests: getStrMap(r, "requests")}
+			ec.Resources = &wireEksResources{Limits: fl.getStrMap(r, "limits"), Requests: fl.getStrMap(r, "requests")}
 		}
 		props.Containers = append(props.Containers, ec)
 	}
@@ -409,27 +484,27 @@ func fillEksProps(ep *fastjson.Value) *wireEksProps {
 	return out
 }
 
-func fillEksAttempts(arr []*fastjson.Value) []wireEksAttempt {
+func (fl *filler) fillEksAttempts(arr []*fastjson.Value) []wireEksAttempt {
 	var out []wireEksAttempt
 	for _, a := range arr {
-		ea := wireEksAttempt{PodName: getStr(a, "podName"), NodeName: getStr(a, "nodeName"),
-			StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: getStr(a, "statusReason")}
+		ea := wireEksAttempt{PodName: fl.getStr(a, "podName"), NodeName: fl.getStr(a, "nodeName"),
+			StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: fl.getStr(a, "statusReason")}
 		for _, c := range getArr(a, "containers") {
-			ea.Containers = append(ea.Containers, wireEksAttemptContainer{Name: getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"), Reason: getStr(c, "reason")})
+			ea.Containers = append(ea.Containers, wireEksAttemptContainer{Name: fl.getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")})
 		}
 		out = append(out, ea)
 	}
 	return out
 }
 
-func fillEcsProps(ep *fastjson.Value) *wireEcsProps {
+func (fl *filler) fillEcsProps(ep *fastjson.Value) *wireEcsProps {
 	out := &wireEcsProps{}
 	for _, tp := range getArr(ep, "taskProperties") {
-		t := wireEcsTask{TaskArn: getStr(tp, "taskArn"), ContainerInstanceArn: getStr(tp, "containerInstanceArn")}
+		t := wireEcsTask{TaskArn: fl.getStr(tp, "taskArn"), ContainerInstanceArn: fl.getStr(tp, "containerInstanceArn")}
 		for _, c := range getArr(tp, "containers") {
-			ec := wireEcsContainer{Name: getStr(c, "name"), Image: getStr(c, "image"),
-				ResourceRequirements: fillResourceReqs(c, "resourceRequirements"), ExitCode: getIntPtr(c, "exitCode"),
-				Reason: getStr(c, "reason"), LogStreamName: getStr(c, "logStreamName")}
+			ec := wireEcsContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"),
+				ResourceRequirements: fl.fillResourceReqs(c, "resourceRequirements"), ExitCode: getIntPtr(c, "exitCode"),
+				Reason: fl.getStr(c, "reason"), LogStreamName: fl.getStr(c, "logStreamName")}
 			if f := c.Get("essential"); f != nil && (f.Type() == fastjson.TypeTrue || f.Type() == fastjson.TypeFalse) {
 				b := f.Type() == fastjson.TypeTrue
 				ec.Essential = &b

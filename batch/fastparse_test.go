@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"testing"
@@ -31,6 +32,78 @@ func TestParseTimeMatchesTimeParse(t *testing.T) {
 		}
 		if werr == nil && got != want.UTC() {
 			t.Fatalf("%q: got %#v, want %#v", s, got, want.UTC())
+		}
+	}
+}
+
+// TestTagsSortedLastWins: tags and parameters come out sorted by key, with
+// the last string value of a repeated key, non-strings skipped, as the map
+// the reference reader fills gives them.
+func TestTagsSortedLastWins(t *testing.T) {
+	cases := []struct {
+		tags string
+		want []KV
+	}{
+		{`{"b":"1","a":"2","b":"3","c":4,"a":5}`, []KV{{"a", "2"}, {"b", "3"}}},
+		{`{"z":"1","y":"2","x":"3","w":"4","x":"5"}`, []KV{{"w", "4"}, {"x", "5"}, {"y", "2"}, {"z", "1"}}},
+		{`{"a":"1","b":"2","c":"3"}`, []KV{{"a", "1"}, {"b", "2"}, {"c", "3"}}},
+		{`{"k\"q":"v\\n","":"e","\u00e9":"x"}`, []KV{{"", "e"}, {`k"q`, `v\n`}, {"é", "x"}}},
+		{`{"a":1}`, nil},
+		{`{}`, nil},
+		{`[]`, nil},
+	}
+	for _, c := range cases {
+		ev := mustParse(t, `{"id":"1","detail-type":"Batch Job State Change","detail":{"jobId":"j","tags":`+c.tags+`,"parameters":`+c.tags+`}}`)
+		for _, got := range [][]KV{ev.Job.Tags, ev.Job.Parameters} {
+			if fmt.Sprint(got) != fmt.Sprint(c.want) || (got == nil) != (c.want == nil) {
+				t.Errorf("%s: got %q, want %q", c.tags, got, c.want)
+			}
+		}
+		if json.Unmarshal([]byte(c.tags), new(map[string]string)) != nil {
+			continue // the reference reads mistyped values differently
+		}
+		ref, err := referenceParse([]byte(`{"id":"1","detail-type":"Batch Job State Change","detail":{"jobId":"j","tags":` + c.tags + `}}`))
+		if err != nil || fmt.Sprint(ref.Job.Tags) != fmt.Sprint(ev.Job.Tags) {
+			t.Errorf("%s: reference %q, got %q", c.tags, ref.Job.Tags, ev.Job.Tags)
+		}
+	}
+	// A repeated "tags" replaces the first, as a map would be replaced.
+	ev := mustParse(t, `{"id":"1","detail-type":"Batch Job State Change","detail":{"jobId":"j","tags":{"a":"1"},"tags":{"b":"2"},"parameters":{"p":"1"},"parameters":5}}`)
+	if fmt.Sprint(ev.Job.Tags) != "[{b 2}]" || ev.Job.Parameters != nil {
+		t.Errorf("repeated: tags %v, parameters %v", ev.Job.Tags, ev.Job.Parameters)
+	}
+	// Appending to the tags must not overwrite the parameters.
+	ev = mustParse(t, `{"id":"1","detail-type":"Batch Job State Change","detail":{"jobId":"j","tags":{"a":"1"},"parameters":{"p":"1"}}}`)
+	_ = append(ev.Job.Tags, KV{"x", "y"})
+	if fmt.Sprint(ev.Job.Parameters) != "[{p 1}]" {
+		t.Errorf("parameters %v after appending to tags", ev.Job.Parameters)
+	}
+}
+
+// TestEventOwnsItsMemory: an event does not change when its parser parses
+// other events afterwards.
+func TestEventOwnsItsMemory(t *testing.T) {
+	events := loadMix(t)
+	p := NewParser()
+	var first []*Event
+	var want []string
+	for _, b := range events {
+		ev, err := p.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, ev)
+		j, _ := json.Marshal(ev)
+		want = append(want, string(j))
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		if _, err := p.Parse(events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ev := range first {
+		if got, _ := json.Marshal(ev); string(got) != want[i] {
+			t.Fatalf("event %d changed:\n%s\n%s", i, want[i], got)
 		}
 	}
 }

@@ -21,6 +21,7 @@ var ErrNotBatchEvent = errors.New("not an AWS Batch job event")
 // for concurrent use: give each goroutine its own.
 type Parser struct {
 	outer, inner fastjson.Parser
+	fill         filler
 }
 
 // NewParser returns a parser.
@@ -51,16 +52,20 @@ func (p *Parser) parse(fp *fastjson.Parser, body []byte, allowSNS bool) (*Event,
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	var w wireEnvelope
-	fillEnvelope(v, &w)
+	p.fill.reset(len(body))
+	p.fill.fillEnvelope(v, &w)
 	if w.Type == "Notification" && w.Message != "" && w.Detail == nil {
 		if !allowSNS {
 			return nil, errors.New("SNS notification nested in an SNS notification")
 		}
+		// The message id is copied out of this document's arena, which
+		// can then go: the event keeps only the message.
+		msgID := strings.Clone(w.MessageID)
 		ev, err := p.parse(&p.inner, []byte(w.Message), false)
 		if err != nil {
-			return nil, fmt.Errorf("SNS message %s: %w", w.MessageID, err)
+			return nil, fmt.Errorf("SNS message %s: %w", msgID, err)
 		}
-		ev.SNSMessageID = w.MessageID
+		ev.SNSMessageID = msgID
 		return ev, nil
 	}
 	return fromWire(&w, body)
@@ -152,7 +157,9 @@ func ParseJobDetail(detail []byte) (Job, error) {
 		return Job{}, errors.New("job detail is not a JSON object")
 	}
 	var d wireDetail
-	fillDetail(v, &d)
+	var fl filler
+	fl.reset(len(detail))
+	fl.fillDetail(v, &d)
 	if d.JobID == "" {
 		return Job{}, errors.New("job detail has no jobId")
 	}
@@ -198,8 +205,13 @@ func normalize(d *wireDetail) Job {
 			j.DependsOn = append(j.DependsOn, dep.JobID)
 		}
 	}
-	j.Tags = sortedKVs(d.Tags)
-	j.Parameters = sortedKVs(d.Parameters)
+	j.Tags, j.Parameters = d.tagKVs, d.paramKVs
+	if d.Tags != nil {
+		j.Tags = sortedKVs(d.Tags)
+	}
+	if d.Parameters != nil {
+		j.Parameters = sortedKVs(d.Parameters)
+	}
 
 	// Platform.
 	switch {

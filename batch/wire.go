@@ -51,6 +51,10 @@ type wireDetail struct {
 	EksProperties        *wireEksProps      `json:"eksProperties"`
 	EksAttempts          []wireEksAttempt   `json:"eksAttempts"`
 	EcsProperties        *wireEcsProps      `json:"ecsProperties"`
+
+	// The fastjson reader fills these instead of Tags and Parameters:
+	// sorted by key, as normalize would sort the maps.
+	tagKVs, paramKVs []KV
 }
 
 type wireRetryStrategy struct {
