@@ -390,7 +390,7 @@ func (s *Server) redrive(src *queue, rp *redrivePolicy, ms []*message) {
 		} else {
 			for _, m := range ms {
 				moved := &message{
-					id: m.id, body: m.body, md5: m.md5, attrs: m.attrs, attrsMD5: m.attrsMD5,
+					id: m.id, body: m.body, bodyJSON: m.bodyJSON, md5: m.md5, attrs: m.attrs, attrsMD5: m.attrsMD5,
 					traceHeader: m.traceHeader, sentMs: m.sentMs, dlqSource: src.arn,
 					recvCount: m.recvCount, firstRecvMs: m.firstRecvMs,
 				}
@@ -466,7 +466,11 @@ func (s *Server) appendReceive(dst []byte, q *queue, ds []delivery, sys sysAttrs
 			dst = append(dst, '}', ',')
 		}
 		dst = appendKey(dst, "Body")
-		dst = appendString(dst, m.body)
+		if m.bodyJSON != nil {
+			dst = append(dst, m.bodyJSON...)
+		} else {
+			dst = appendString(dst, m.body)
+		}
 		dst = append(dst, ',')
 		dst = appendKey(dst, "MD5OfBody")
 		dst = appendString(dst, m.md5)

@@ -18,6 +18,7 @@ const (
 type message struct {
 	id          string
 	body        string
+	bodyJSON    []byte // body as a JSON string, escaped once when sent
 	md5         string
 	attrs       []msgAttr
 	attrsMD5    string

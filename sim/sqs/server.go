@@ -205,6 +205,7 @@ func (s *Server) newMessage(body string, attrs []msgAttr, nowMs int64) *message 
 	return &message{
 		id:       s.ids.next(),
 		body:     body,
+		bodyJSON: appendString(nil, body),
 		md5:      bodyMD5(body),
 		attrs:    attrs,
 		attrsMD5: attributesMD5(attrs),
@@ -257,7 +258,7 @@ func (s *Server) SendBatch(queueName string, bodies []string) error {
 	nowMs := now.UnixMilli()
 	ms := make([]message, len(bodies))
 	for i, b := range bodies {
-		ms[i] = message{id: s.ids.next(), body: b, md5: bodyMD5(b), sentMs: nowMs, hidx: -1}
+		ms[i] = message{id: s.ids.next(), body: b, bodyJSON: appendString(nil, b), md5: bodyMD5(b), sentMs: nowMs, hidx: -1}
 	}
 	q.mu.Lock()
 	if q.deleted {
