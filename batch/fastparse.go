@@ -34,13 +34,77 @@ type filler struct {
 	// Tags and parameters are sorted here, then copied into one slice per
 	// event.
 	tags, params []KV
+
+	// The wire structs of one event, reused from event to event: normalize
+	// and fromWire copy out whatever the event keeps, so none of this is
+	// reachable from an event.
+	detail    wireDetail
+	container wireContainer
+	retry     wireRetryStrategy
+	timeout   wireTimeout
+	array     wireArrayProps
+	nodeDet   wireNodeDetails
+	nodeProps wireNodeProps
+	priority  int64
+	resources []string
+	deps      []wireDependency
+	caps      []string
+	ints      pool[int]
+	attempts  pool[wireAttempt]
+	attCtrs   pool[wireAttemptContainer]
+	reqs      pool[wireResourceRequirement]
 }
 
-// reset starts a new event read from a document of n bytes.
+// reset starts a new event read from a document of n bytes. It also drops
+// what the last event left in the scratch space, which would otherwise keep
+// its arena alive.
 func (fl *filler) reset(n int) {
 	fl.arena = make([]byte, 0, n)
-	fl.tags = fl.tags[:0]
-	fl.params = fl.params[:0]
+	fl.tags = clearSlice(fl.tags)
+	fl.params = clearSlice(fl.params)
+	fl.detail = wireDetail{}
+	fl.container = wireContainer{}
+	fl.resources = clearSlice(fl.resources)
+	fl.deps = clearSlice(fl.deps)
+	fl.caps = clearSlice(fl.caps)
+	fl.ints.reset()
+	fl.attempts.reset()
+	fl.attCtrs.reset()
+	fl.reqs.reset()
+}
+
+// clearSlice zeroes s up to its capacity and returns it empty.
+func clearSlice[T any](s []T) []T {
+	s = s[:cap(s)]
+	clear(s)
+	return s[:0]
+}
+
+// pool hands out slices of T carved from a chunk reused between events. A
+// chunk that runs out is replaced by a bigger one rather than grown, so what
+// was handed out stays where it is.
+type pool[T any] struct{ buf []T }
+
+// take returns n zero values, with capacity n.
+func (p *pool[T]) take(n int) []T {
+	if n > cap(p.buf)-len(p.buf) {
+		p.buf = make([]T, 0, max(n, 2*cap(p.buf), 4))
+	}
+	i := len(p.buf)
+	p.buf = p.buf[:i+n]
+	return p.buf[i : i+n : i+n]
+}
+
+func (p *pool[T]) reset() {
+	clear(p.buf)
+	p.buf = p.buf[:0]
+}
+
+// intPtr returns a pointer to a copy of n in scratch space.
+func (fl *filler) intPtr(n int) *int {
+	p := &fl.ints.take(1)[0]
+	*p = n
+	return p
 }
 
 // str returns b as a string kept in the arena.
@@ -77,7 +141,7 @@ func valInt64(f *fastjson.Value) int64 {
 	return int64(fl)
 }
 
-func valIntPtr(f *fastjson.Value) *int {
+func (fl *filler) valIntPtr(f *fastjson.Value) *int {
 	if f.Type() != fastjson.TypeNumber {
 		return nil
 	}
@@ -85,7 +149,7 @@ func valIntPtr(f *fastjson.Value) *int {
 	if err != nil {
 		return nil
 	}
-	return &n
+	return fl.intPtr(n)
 }
 
 func valArr(f *fastjson.Value) []*fastjson.Value {
@@ -175,16 +239,12 @@ func getInt64(v *fastjson.Value, key string) int64 {
 	return int64(fl)
 }
 
-func getIntPtr(v *fastjson.Value, key string) *int {
+func (fl *filler) getIntPtr(v *fastjson.Value, key string) *int {
 	f := v.Get(key)
-	if f == nil || f.Type() != fastjson.TypeNumber {
+	if f == nil {
 		return nil
 	}
-	n, err := f.Int()
-	if err != nil {
-		return nil
-	}
-	return &n
+	return fl.valIntPtr(f)
 }
 
 func getBool(v *fastjson.Value, key string) bool {
@@ -265,12 +325,18 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 		case "resources":
 			for _, e := range valArr(f) {
 				if e.Type() == fastjson.TypeString {
+					if w.Resources == nil {
+						w.Resources = fl.resources[:0]
+					}
 					w.Resources = append(w.Resources, fl.str(e.GetStringBytes()))
 				}
 			}
+			if cap(w.Resources) > cap(fl.resources) {
+				fl.resources = w.Resources[:0]
+			}
 		case "detail":
 			if f.Type() == fastjson.TypeObject && w.Detail == nil {
-				w.Detail = &wireDetail{}
+				w.Detail = &fl.detail
 				fl.fillDetail(f, w.Detail)
 			}
 		case "Type":
@@ -293,7 +359,7 @@ func (fl *filler) resourceReqs(arr []*fastjson.Value) []wireResourceRequirement 
 	if len(arr) == 0 {
 		return nil
 	}
-	out := make([]wireResourceRequirement, 0, len(arr))
+	out := fl.reqs.take(len(arr))[:0]
 	for _, r := range arr {
 		rr := wireResourceRequirement{Type: fl.getStr(r, "type"), Value: fl.getStr(r, "value")}
 		if rr.Value == "" {
@@ -331,8 +397,8 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 			d.ShareIdentifier = fl.valStr(f)
 		case "schedulingPriority":
 			if f.Type() == fastjson.TypeNumber {
-				n := valInt64(f)
-				d.SchedulingPriority = &n
+				fl.priority = valInt64(f)
+				d.SchedulingPriority = &fl.priority
 			}
 		case "createdAt":
 			d.CreatedAt = valInt64(f)
@@ -342,11 +408,18 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 			d.StoppedAt = valInt64(f)
 		case "retryStrategy":
 			if f.Type() == fastjson.TypeObject {
-				d.RetryStrategy = &wireRetryStrategy{Attempts: int(getInt64(f, "attempts"))}
+				fl.retry = wireRetryStrategy{Attempts: int(getInt64(f, "attempts"))}
+				d.RetryStrategy = &fl.retry
 			}
 		case "dependsOn":
 			for _, dep := range valArr(f) {
+				if d.DependsOn == nil {
+					d.DependsOn = fl.deps[:0]
+				}
 				d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId"), Type: fl.getStr(dep, "type")})
+			}
+			if cap(d.DependsOn) > cap(fl.deps) {
+				fl.deps = d.DependsOn[:0]
 			}
 		case "jobDefinition":
 			d.JobDefinition = fl.valStr(f)
@@ -359,8 +432,14 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 		case "platformCapabilities":
 			for _, e := range valArr(f) {
 				if e.Type() == fastjson.TypeString {
+					if d.PlatformCapabilities == nil {
+						d.PlatformCapabilities = fl.caps[:0]
+					}
 					d.PlatformCapabilities = append(d.PlatformCapabilities, fl.str(e.GetStringBytes()))
 				}
+			}
+			if cap(d.PlatformCapabilities) > cap(fl.caps) {
+				fl.caps = d.PlatformCapabilities[:0]
 			}
 		case "attempts":
 			d.Attempts = fl.fillAttempts(valArr(f))
@@ -370,19 +449,23 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 			}
 		case "nodeDetails":
 			if f.Type() == fastjson.TypeObject {
-				d.NodeDetails = &wireNodeDetails{NodeIndex: getIntPtr(f, "nodeIndex"), IsMainNode: getBool(f, "isMainNode")}
+				fl.nodeDet = wireNodeDetails{NodeIndex: fl.getIntPtr(f, "nodeIndex"), IsMainNode: getBool(f, "isMainNode")}
+				d.NodeDetails = &fl.nodeDet
 			}
 		case "nodeProperties":
 			if f.Type() == fastjson.TypeObject {
-				d.NodeProperties = &wireNodeProps{NumNodes: int(getInt64(f, "numNodes")), MainNode: int(getInt64(f, "mainNode"))}
+				fl.nodeProps = wireNodeProps{NumNodes: int(getInt64(f, "numNodes")), MainNode: int(getInt64(f, "mainNode"))}
+				d.NodeProperties = &fl.nodeProps
 			}
 		case "arrayProperties":
 			if f.Type() == fastjson.TypeObject {
-				d.ArrayProperties = &wireArrayProps{Size: int(getInt64(f, "size")), Index: getIntPtr(f, "index"), StatusSummary: fl.getIntMap(f, "statusSummary")}
+				fl.array = wireArrayProps{Size: int(getInt64(f, "size")), Index: fl.getIntPtr(f, "index"), StatusSummary: fl.getIntMap(f, "statusSummary")}
+				d.ArrayProperties = &fl.array
 			}
 		case "timeout":
 			if f.Type() == fastjson.TypeObject {
-				d.Timeout = &wireTimeout{AttemptDurationSeconds: getInt64(f, "attemptDurationSeconds")}
+				fl.timeout = wireTimeout{AttemptDurationSeconds: getInt64(f, "attemptDurationSeconds")}
+				d.Timeout = &fl.timeout
 			}
 		case "eksProperties":
 			if f.Type() == fastjson.TypeObject {
@@ -402,13 +485,14 @@ func (fl *filler) fillAttempts(arr []*fastjson.Value) []wireAttempt {
 	if len(arr) == 0 {
 		return nil
 	}
-	out := make([]wireAttempt, 0, len(arr))
+	out := fl.attempts.take(len(arr))[:0]
 	for _, a := range arr {
 		at := wireAttempt{StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: fl.getStr(a, "statusReason")}
 		if c := getObj(a, "container"); c != nil {
-			at.Container = &wireAttemptContainer{
+			at.Container = &fl.attCtrs.take(1)[0]
+			*at.Container = wireAttemptContainer{
 				ContainerInstanceArn: fl.getStr(c, "containerInstanceArn"),
-				ExitCode:             getIntPtr(c, "exitCode"),
+				ExitCode:             fl.getIntPtr(c, "exitCode"),
 				LogStreamName:        fl.getStr(c, "logStreamName"),
 				Reason:               fl.getStr(c, "reason"),
 				TaskArn:              fl.getStr(c, "taskArn"),
@@ -418,7 +502,7 @@ func (fl *filler) fillAttempts(arr []*fastjson.Value) []wireAttempt {
 			t := wireAttemptTask{ContainerInstanceArn: fl.getStr(tp, "containerInstanceArn"), TaskArn: fl.getStr(tp, "taskArn")}
 			for _, c := range getArr(tp, "containers") {
 				t.Containers = append(t.Containers, wireAttemptTaskContainers{
-					Name: fl.getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"),
+					Name: fl.getStr(c, "name"), ExitCode: fl.getIntPtr(c, "exitCode"),
 					LogStreamName: fl.getStr(c, "logStreamName"), Reason: fl.getStr(c, "reason"),
 				})
 			}
@@ -430,7 +514,8 @@ func (fl *filler) fillAttempts(arr []*fastjson.Value) []wireAttempt {
 }
 
 func (fl *filler) fillContainer(c *fastjson.Value) *wireContainer {
-	w := &wireContainer{}
+	w := &fl.container
+	*w = wireContainer{}
 	valObj(c).Visit(func(k []byte, f *fastjson.Value) {
 		switch string(k) {
 		case "image":
@@ -442,7 +527,7 @@ func (fl *filler) fillContainer(c *fastjson.Value) *wireContainer {
 		case "resourceRequirements":
 			w.ResourceRequirements = fl.resourceReqs(valArr(f))
 		case "exitCode":
-			w.ExitCode = valIntPtr(f)
+			w.ExitCode = fl.valIntPtr(f)
 		case "reason":
 			w.Reason = fl.valStr(f)
 		case "logStreamName":
@@ -474,7 +559,7 @@ func (fl *filler) fillEksProps(ep *fastjson.Value) *wireEksProps {
 	}
 	props := &wireEksPod{PodName: fl.getStr(pp, "podName"), NodeName: fl.getStr(pp, "nodeName")}
 	for _, c := range getArr(pp, "containers") {
-		ec := wireEksContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"), ExitCode: getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")}
+		ec := wireEksContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"), ExitCode: fl.getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")}
 		if r := getObj(c, "resources"); r != nil {
 			ec.Resources = &wireEksResources{Limits: fl.getStrMap(r, "limits"), Requests: fl.getStrMap(r, "requests")}
 		}
@@ -490,7 +575,7 @@ func (fl *filler) fillEksAttempts(arr []*fastjson.Value) []wireEksAttempt {
 		ea := wireEksAttempt{PodName: fl.getStr(a, "podName"), NodeName: fl.getStr(a, "nodeName"),
 			StartedAt: getInt64(a, "startedAt"), StoppedAt: getInt64(a, "stoppedAt"), StatusReason: fl.getStr(a, "statusReason")}
 		for _, c := range getArr(a, "containers") {
-			ea.Containers = append(ea.Containers, wireEksAttemptContainer{Name: fl.getStr(c, "name"), ExitCode: getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")})
+			ea.Containers = append(ea.Containers, wireEksAttemptContainer{Name: fl.getStr(c, "name"), ExitCode: fl.getIntPtr(c, "exitCode"), Reason: fl.getStr(c, "reason")})
 		}
 		out = append(out, ea)
 	}
@@ -503,7 +588,7 @@ func (fl *filler) fillEcsProps(ep *fastjson.Value) *wireEcsProps {
 		t := wireEcsTask{TaskArn: fl.getStr(tp, "taskArn"), ContainerInstanceArn: fl.getStr(tp, "containerInstanceArn")}
 		for _, c := range getArr(tp, "containers") {
 			ec := wireEcsContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"),
-				ResourceRequirements: fl.fillResourceReqs(c, "resourceRequirements"), ExitCode: getIntPtr(c, "exitCode"),
+				ResourceRequirements: fl.fillResourceReqs(c, "resourceRequirements"), ExitCode: fl.getIntPtr(c, "exitCode"),
 				Reason: fl.getStr(c, "reason"), LogStreamName: fl.getStr(c, "logStreamName")}
 			if f := c.Get("essential"); f != nil && (f.Type() == fastjson.TypeTrue || f.Type() == fastjson.TypeFalse) {
 				b := f.Type() == fastjson.TypeTrue

@@ -89,14 +89,26 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 	if w.ID == "" {
 		return nil, fmt.Errorf("job %s: event has no id", w.Detail.JobID)
 	}
-	ev := &Event{
+	blk := new(eventBlock)
+	ev := &blk.ev
+	*ev = Event{
 		ID:         w.ID,
 		DetailType: w.DetailType,
 		Source:     w.Source,
 		Account:    w.Account,
 		Region:     w.Region,
-		Resources:  w.Resources,
 		Raw:        body,
+	}
+	// The event gets its own copy: the fastjson reader fills w.Resources
+	// in scratch space.
+	switch n := len(w.Resources); {
+	case n == 1:
+		blk.resources[0] = w.Resources[0]
+		ev.Resources = blk.resources[:]
+	case n > 1:
+		ev.Resources = append([]string(nil), w.Resources...)
+	case w.Resources != nil:
+		ev.Resources = []string{}
 	}
 	if w.Time != "" {
 		t, err := parseTime(w.Time)
@@ -105,8 +117,42 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 		}
 		ev.Time = t
 	}
-	ev.Job = normalize(w.Detail)
+	normalize(w.Detail, &ev.Job, &blk.jobBlock)
 	return ev, nil
+}
+
+// eventBlock is an event allocated together with the small values its
+// pointers and slices usually point to.
+type eventBlock struct {
+	ev        Event
+	resources [1]string
+	jobBlock
+}
+
+// jobBlock holds values a Job points to, so that a typical job takes one
+// allocation rather than one per pointer. Whatever does not fit is
+// allocated on its own.
+type jobBlock struct {
+	ints      [3]int
+	nints     int
+	vcpus     float64
+	memoryMiB int64
+	gpus      int64
+	priority  int64
+	attempt   [1]Attempt
+}
+
+// intPtr returns a pointer to a copy of n.
+func (b *jobBlock) intPtr(n int) *int {
+	if b.nints < len(b.ints) {
+		p := &b.ints[b.nints]
+		b.nints++
+		*p = n
+		return p
+	}
+	p := new(int)
+	*p = n
+	return p
 }
 
 // parseTime parses an RFC 3339 time into UTC. EventBridge always writes
@@ -163,7 +209,9 @@ func ParseJobDetail(detail []byte) (Job, error) {
 	if d.JobID == "" {
 		return Job{}, errors.New("job detail has no jobId")
 	}
-	return normalize(&d), nil
+	var j Job
+	normalize(&d, &j, new(jobBlock))
+	return j, nil
 }
 
 func snippet(b []byte, n int) string {
@@ -173,8 +221,11 @@ func snippet(b []byte, n int) string {
 	return string(b)
 }
 
-func normalize(d *wireDetail) Job {
-	j := Job{
+// normalize sets *j from d, copying out everything it keeps: with the
+// fastjson reader, d and what it points to are scratch space reused by the
+// next event. Pointers in j point into b where there is room.
+func normalize(d *wireDetail, j *Job, b *jobBlock) {
+	*j = Job{
 		ID:              d.JobID,
 		Name:            d.JobName,
 		ARN:             d.JobArn,
@@ -190,8 +241,8 @@ func normalize(d *wireDetail) Job {
 		PropagateTags:   d.PropagateTags,
 	}
 	if d.SchedulingPriority != nil {
-		p := *d.SchedulingPriority
-		j.SchedulingPriority = &p
+		b.priority = *d.SchedulingPriority
+		j.SchedulingPriority = &b.priority
 	}
 	j.Definition, j.DefinitionRevision = splitDefinition(d.JobDefinition)
 	if d.RetryStrategy != nil {
@@ -226,8 +277,7 @@ func normalize(d *wireDetail) Job {
 	// Array and node linkage.
 	if ap := d.ArrayProperties; ap != nil {
 		if ap.Index != nil {
-			idx := *ap.Index
-			j.ArrayIndex = &idx
+			j.ArrayIndex = b.intPtr(*ap.Index)
 			if i := strings.LastIndexByte(d.JobID, ':'); i > 0 {
 				j.ArrayParentID = d.JobID[:i]
 			}
@@ -243,7 +293,7 @@ func normalize(d *wireDetail) Job {
 		if i := strings.LastIndexByte(d.JobID, ':'); i > 0 {
 			if idx, err := strconv.Atoi(d.JobID[i+1:]); err == nil && idx >= 0 {
 				j.ArrayParentID = d.JobID[:i]
-				j.ArrayIndex = &idx
+				j.ArrayIndex = b.intPtr(idx)
 				j.ArraySize = 0
 			}
 		}
@@ -251,22 +301,21 @@ func normalize(d *wireDetail) Job {
 	if i := strings.LastIndexByte(d.JobID, '#'); i > 0 {
 		j.NodeParentID = d.JobID[:i]
 		if idx, err := strconv.Atoi(d.JobID[i+1:]); err == nil {
-			j.NodeIndex = &idx
+			j.NodeIndex = b.intPtr(idx)
 		}
 	}
 	if d.NodeDetails != nil && d.NodeDetails.NodeIndex != nil && j.NodeIndex == nil {
-		idx := *d.NodeDetails.NodeIndex
-		j.NodeIndex = &idx
+		j.NodeIndex = b.intPtr(*d.NodeDetails.NodeIndex)
 	}
 	if d.NodeProperties != nil {
 		j.NumNodes = d.NodeProperties.NumNodes
 	}
 
 	// Resources and container.
-	resources(d, &j)
+	resources(d, j, b)
 
 	// Attempts.
-	j.Attempts = attempts(d)
+	j.Attempts = attempts(d, b)
 	if n := len(j.Attempts); n > 0 {
 		last := j.Attempts[n-1]
 		j.ExitCode = last.ExitCode
@@ -274,8 +323,7 @@ func normalize(d *wireDetail) Job {
 	}
 	if c := d.Container; c != nil {
 		if j.ExitCode == nil && c.ExitCode != nil {
-			ec := *c.ExitCode
-			j.ExitCode = &ec
+			j.ExitCode = b.intPtr(*c.ExitCode)
 		}
 		if j.LogStream == "" {
 			j.LogStream = c.LogStreamName
@@ -312,18 +360,24 @@ func normalize(d *wireDetail) Job {
 		}
 		j.FailureClass = Classify(j.Status, reason, containerReason, j.ExitCode, len(j.Attempts) > 0 || j.StartedAtMs > 0)
 	}
-	return j
 }
 
-func attempts(d *wireDetail) []Attempt {
+// newAttempts returns an empty slice with room for n attempts.
+func (b *jobBlock) newAttempts(n int) []Attempt {
+	if n <= len(b.attempt) {
+		return b.attempt[:0:n]
+	}
+	return make([]Attempt, 0, n)
+}
+
+func attempts(d *wireDetail, b *jobBlock) []Attempt {
 	if len(d.EksAttempts) > 0 {
-		out := make([]Attempt, 0, len(d.EksAttempts))
+		out := b.newAttempts(len(d.EksAttempts))
 		for i, a := range d.EksAttempts {
 			at := Attempt{Index: i, StartedAtMs: a.StartedAt, StoppedAtMs: a.StoppedAt, StatusReason: a.StatusReason}
 			for _, c := range a.Containers {
 				if c.ExitCode != nil && (at.ExitCode == nil || *c.ExitCode != 0) {
-					ec := *c.ExitCode
-					at.ExitCode = &ec
+					at.ExitCode = b.intPtr(*c.ExitCode)
 				}
 				if c.Reason != "" && at.Reason == "" {
 					at.Reason = c.Reason
@@ -339,13 +393,12 @@ func attempts(d *wireDetail) []Attempt {
 	if len(d.Attempts) == 0 {
 		return nil
 	}
-	out := make([]Attempt, 0, len(d.Attempts))
+	out := b.newAttempts(len(d.Attempts))
 	for i, a := range d.Attempts {
 		at := Attempt{Index: i, StartedAtMs: a.StartedAt, StoppedAtMs: a.StoppedAt, StatusReason: a.StatusReason}
 		if c := a.Container; c != nil {
 			if c.ExitCode != nil {
-				ec := *c.ExitCode
-				at.ExitCode = &ec
+				at.ExitCode = b.intPtr(*c.ExitCode)
 			}
 			at.Reason = c.Reason
 			at.LogStream = c.LogStreamName
@@ -361,8 +414,7 @@ func attempts(d *wireDetail) []Attempt {
 			}
 			for _, c := range tp.Containers {
 				if c.ExitCode != nil && (at.ExitCode == nil || *c.ExitCode != 0) {
-					ec := *c.ExitCode
-					at.ExitCode = &ec
+					at.ExitCode = b.intPtr(*c.ExitCode)
 				}
 				if at.Reason == "" {
 					at.Reason = c.Reason
@@ -403,7 +455,7 @@ func ecsExitCode(p *wireEcsProps) *int {
 	return out
 }
 
-func resources(d *wireDetail, j *Job) {
+func resources(d *wireDetail, j *Job, b *jobBlock) {
 	var vcpus, mem, gpus float64
 	var haveV, haveM, haveG bool
 	add := func(reqs []wireResourceRequirement) {
@@ -473,15 +525,16 @@ func resources(d *wireDetail, j *Job) {
 		}
 	}
 	if haveV {
-		j.VCPUs = &vcpus
+		b.vcpus = vcpus
+		j.VCPUs = &b.vcpus
 	}
 	if haveM {
-		m := int64(math.Round(mem))
-		j.MemoryMiB = &m
+		b.memoryMiB = int64(math.Round(mem))
+		j.MemoryMiB = &b.memoryMiB
 	}
 	if haveG {
-		g := int64(math.Round(gpus))
-		j.GPUs = &g
+		b.gpus = int64(math.Round(gpus))
+		j.GPUs = &b.gpus
 	}
 }
 
