@@ -23,13 +23,20 @@ import (
 
 // filler reads one event (or one job detail) out of a fastjson tree.
 type filler struct {
-	// arena holds the bytes of every string read, back to back. It is
-	// allocated with the capacity of the whole document, which bounds the
-	// total (an unescaped string is never longer than its escaped form, and
-	// each string of the document is read once), and it never grows: the
-	// strings are views of it. Should a string not fit anyway, it is
-	// allocated on its own.
+	// arena holds the bytes of every string read, back to back; the strings
+	// are views of it. Bytes once written are never written again, and the
+	// arena never grows (append never moves it): when an event starts with
+	// less room left than its document's length, which bounds what it can
+	// need (an unescaped string is never longer than its escaped form, and
+	// each string of the document is read once), a new arena is allocated.
+	// Should a string not fit anyway, it is allocated on its own.
+	//
+	// A Parser's arena is a slab of several events: fewer allocations, and
+	// it packs what the events use instead of reserving a document's length
+	// for each. The one-shot Parse and ParseJobDetail allocate just the
+	// document's length.
 	arena []byte
+	slab  int // size of a new arena, at least the document's length
 
 	// Tags and parameters are sorted here, then copied into one slice per
 	// event.
@@ -59,7 +66,9 @@ type filler struct {
 // what the last event left in the scratch space, which would otherwise keep
 // its arena alive.
 func (fl *filler) reset(n int) {
-	fl.arena = make([]byte, 0, n)
+	if cap(fl.arena)-len(fl.arena) < n {
+		fl.arena = make([]byte, 0, max(fl.slab, n))
+	}
 	fl.tags = clearSlice(fl.tags)
 	fl.params = clearSlice(fl.params)
 	fl.detail = wireDetail{}

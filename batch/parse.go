@@ -24,17 +24,25 @@ type Parser struct {
 	fill         filler
 }
 
+// slabSize is the size of a Parser's string arenas, shared by the events it
+// returns (see filler.arena).
+const slabSize = 16 << 10
+
 // NewParser returns a parser.
-func NewParser() *Parser { return &Parser{} }
+func NewParser() *Parser { return &Parser{fill: filler{slab: slabSize}} }
 
 // Parse parses one message body with a fresh parser; see (*Parser).Parse.
-func Parse(body []byte) (*Event, error) { return NewParser().Parse(body) }
+func Parse(body []byte) (*Event, error) { return new(Parser).Parse(body) }
 
 // Parse parses one message body: an EventBridge envelope, or an SNS
 // notification whose Message holds one. Unknown fields are ignored; fields of
 // an unexpected type read as absent. The error names what is wrong and, when
 // known, the event id. The returned event keeps body as its Raw: the caller
 // must not modify it afterwards.
+//
+// The strings of an event share one allocation with each other and with
+// other events from the same Parser, a few kilobytes: a string kept long
+// after its event (a map key, say) keeps all of it; keep a strings.Clone.
 func (p *Parser) Parse(body []byte) (*Event, error) {
 	return p.parse(&p.outer, body, true)
 }
