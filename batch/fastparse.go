@@ -2,7 +2,7 @@ package batch
 
 import (
 	"strconv"
-	"unsafe"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -24,22 +24,22 @@ import (
 // filler reads one event (or one job detail) out of a fastjson tree.
 type filler struct {
 	// arena holds the bytes of every string read, back to back; the strings
-	// are views of it. Bytes once written are never written again, and the
-	// arena never grows (append never moves it): when an event starts with
-	// less room left than its document's length, which bounds what it can
-	// need (an unescaped string is never longer than its escaped form, and
-	// each string of the document is read once), a new arena is allocated.
-	// Should a string not fit anyway, it is allocated on its own.
+	// are views of it (a strings.Builder only appends: what it returned
+	// stays as it was). It is not let grow, which would copy it: when an
+	// event starts with less room left than its document's length, which
+	// bounds what it can need (an unescaped string is never longer than its
+	// escaped form, and each string of the document is read once), a new
+	// arena is started. Should a string not fit anyway, it is allocated on
+	// its own.
 	//
 	// A Parser's arena is a slab of several events: fewer allocations, and
 	// it packs what the events use instead of reserving a document's length
 	// for each. The one-shot Parse and ParseJobDetail allocate just the
 	// document's length.
-	arena []byte
+	arena strings.Builder
 	slab  int // size of a new arena, at least the document's length
 
-	// Tags and parameters are sorted here, then copied into one slice per
-	// event.
+	// Tags and parameters are sorted here; normalize copies them out.
 	tags, params []KV
 
 	// The wire structs of one event, reused from event to event: normalize
@@ -62,31 +62,23 @@ type filler struct {
 	reqs      pool[wireResourceRequirement]
 }
 
-// reset starts a new event read from a document of n bytes. It also drops
-// what the last event left in the scratch space, which would otherwise keep
-// its arena alive.
+// reset starts a new event read from a document of n bytes. The scratch
+// space is not cleared (whatever is taken from it is overwritten whole):
+// what it still holds of earlier events keeps at most an arena or two alive.
 func (fl *filler) reset(n int) {
-	if cap(fl.arena)-len(fl.arena) < n {
-		fl.arena = make([]byte, 0, max(fl.slab, n))
+	if fl.arena.Cap()-fl.arena.Len() < n {
+		fl.arena = strings.Builder{}
+		fl.arena.Grow(max(fl.slab, n))
 	}
-	fl.tags = clearSlice(fl.tags)
-	fl.params = clearSlice(fl.params)
-	fl.detail = wireDetail{}
-	fl.container = wireContainer{}
-	fl.resources = clearSlice(fl.resources)
-	fl.deps = clearSlice(fl.deps)
-	fl.caps = clearSlice(fl.caps)
+	fl.tags = fl.tags[:0]
+	fl.params = fl.params[:0]
+	fl.resources = fl.resources[:0]
+	fl.deps = fl.deps[:0]
+	fl.caps = fl.caps[:0]
 	fl.ints.reset()
 	fl.attempts.reset()
 	fl.attCtrs.reset()
 	fl.reqs.reset()
-}
-
-// clearSlice zeroes s up to its capacity and returns it empty.
-func clearSlice[T any](s []T) []T {
-	s = s[:cap(s)]
-	clear(s)
-	return s[:0]
 }
 
 // pool hands out slices of T carved from a chunk reused between events. A
@@ -94,7 +86,8 @@ func clearSlice[T any](s []T) []T {
 // was handed out stays where it is.
 type pool[T any] struct{ buf []T }
 
-// take returns n zero values, with capacity n.
+// take returns n values, with capacity n, that the caller must overwrite:
+// they may hold what an earlier event left.
 func (p *pool[T]) take(n int) []T {
 	if n > cap(p.buf)-len(p.buf) {
 		p.buf = make([]T, 0, max(n, 2*cap(p.buf), 4))
@@ -104,10 +97,7 @@ func (p *pool[T]) take(n int) []T {
 	return p.buf[i : i+n : i+n]
 }
 
-func (p *pool[T]) reset() {
-	clear(p.buf)
-	p.buf = p.buf[:0]
-}
+func (p *pool[T]) reset() { p.buf = p.buf[:0] }
 
 // intPtr returns a pointer to a copy of n in scratch space.
 func (fl *filler) intPtr(n int) *int {
@@ -121,19 +111,25 @@ func (fl *filler) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	n := len(fl.arena)
-	if len(b) > cap(fl.arena)-n {
+	if len(b) > fl.arena.Cap()-fl.arena.Len() {
 		return string(b)
 	}
-	fl.arena = append(fl.arena, b...)
-	return unsafe.String(&fl.arena[n], len(b))
+	fl.arena.Write(b)
+	s := fl.arena.String()
+	return s[len(s)-len(b):]
+}
+
+// strBytes returns the bytes of a value known to be a string.
+func strBytes(f *fastjson.Value) []byte {
+	b, _ := f.StringBytes()
+	return b
 }
 
 func (fl *filler) valStr(f *fastjson.Value) string {
 	if f.Type() != fastjson.TypeString {
 		return ""
 	}
-	return fl.str(f.GetStringBytes())
+	return fl.str(strBytes(f))
 }
 
 func valInt64(f *fastjson.Value) int64 {
@@ -196,10 +192,10 @@ func (fl *filler) sortedStrs(kvs []KV, f *fastjson.Value) []KV {
 			i--
 		}
 		if i > 0 && kvs[i-1].Key == string(k) {
-			kvs[i-1].Value = fl.str(val.GetStringBytes())
+			kvs[i-1].Value = fl.str(strBytes(val))
 			return
 		}
-		kv := KV{Key: fl.str(k), Value: fl.str(val.GetStringBytes())}
+		kv := KV{Key: fl.str(k), Value: fl.str(strBytes(val))}
 		kvs = append(kvs, KV{})
 		copy(kvs[i+1:], kvs[i:])
 		kvs[i] = kv
@@ -207,22 +203,9 @@ func (fl *filler) sortedStrs(kvs []KV, f *fastjson.Value) []KV {
 	return kvs
 }
 
-// finishKVs copies the sorted tags and parameters into the detail, both in
-// one allocation.
+// finishKVs points the detail at the sorted tags and parameters.
 func (fl *filler) finishKVs(d *wireDetail) {
-	nt, np := len(fl.tags), len(fl.params)
-	if nt+np == 0 {
-		return
-	}
-	all := make([]KV, nt+np)
-	copy(all, fl.tags)
-	copy(all[nt:], fl.params)
-	if nt > 0 {
-		d.tagKVs = all[:nt:nt]
-	}
-	if np > 0 {
-		d.paramKVs = all[nt:]
-	}
+	d.tagKVs, d.paramKVs = fl.tags, fl.params
 }
 
 func (fl *filler) getStr(v *fastjson.Value, key string) string {
@@ -230,7 +213,7 @@ func (fl *filler) getStr(v *fastjson.Value, key string) string {
 	if f == nil || f.Type() != fastjson.TypeString {
 		return ""
 	}
-	return fl.str(f.GetStringBytes())
+	return fl.str(strBytes(f))
 }
 
 func getInt64(v *fastjson.Value, key string) int64 {
@@ -289,7 +272,7 @@ func (fl *filler) getStrMap(v *fastjson.Value, key string) map[string]string {
 	m := make(map[string]string, obj.Len())
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if val.Type() == fastjson.TypeString {
-			m[fl.str(k)] = fl.str(val.GetStringBytes())
+			m[fl.str(k)] = fl.str(strBytes(val))
 		}
 	})
 	return m
@@ -317,8 +300,6 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 	}
 	o.Visit(func(k []byte, f *fastjson.Value) {
 		switch string(k) {
-		case "version":
-			w.Version = fl.valStr(f)
 		case "id":
 			w.ID = fl.valStr(f)
 		case "detail-type":
@@ -337,7 +318,7 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 					if w.Resources == nil {
 						w.Resources = fl.resources[:0]
 					}
-					w.Resources = append(w.Resources, fl.str(e.GetStringBytes()))
+					w.Resources = append(w.Resources, fl.str(strBytes(e)))
 				}
 			}
 			if cap(w.Resources) > cap(fl.resources) {
@@ -345,6 +326,7 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 			}
 		case "detail":
 			if f.Type() == fastjson.TypeObject && w.Detail == nil {
+				fl.detail = wireDetail{}
 				w.Detail = &fl.detail
 				fl.fillDetail(f, w.Detail)
 			}
@@ -354,8 +336,6 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 			w.Message = fl.valStr(f)
 		case "MessageId":
 			w.MessageID = fl.valStr(f)
-		case "TopicArn":
-			w.TopicArn = fl.valStr(f)
 		}
 	})
 }
@@ -425,7 +405,7 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 				if d.DependsOn == nil {
 					d.DependsOn = fl.deps[:0]
 				}
-				d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId"), Type: fl.getStr(dep, "type")})
+				d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId")})
 			}
 			if cap(d.DependsOn) > cap(fl.deps) {
 				fl.deps = d.DependsOn[:0]
@@ -444,7 +424,7 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 					if d.PlatformCapabilities == nil {
 						d.PlatformCapabilities = fl.caps[:0]
 					}
-					d.PlatformCapabilities = append(d.PlatformCapabilities, fl.str(e.GetStringBytes()))
+					d.PlatformCapabilities = append(d.PlatformCapabilities, fl.str(strBytes(e)))
 				}
 			}
 			if cap(d.PlatformCapabilities) > cap(fl.caps) {
@@ -541,10 +521,6 @@ func (fl *filler) fillContainer(c *fastjson.Value) *wireContainer {
 			w.Reason = fl.valStr(f)
 		case "logStreamName":
 			w.LogStreamName = fl.valStr(f)
-		case "taskArn":
-			w.TaskArn = fl.valStr(f)
-		case "containerInstanceArn":
-			w.ContainerInstanceArn = fl.valStr(f)
 		case "instanceType":
 			w.InstanceType = fl.valStr(f)
 		}

@@ -97,16 +97,23 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 	if w.ID == "" {
 		return nil, fmt.Errorf("job %s: event has no id", w.Detail.JobID)
 	}
+	var t time.Time
+	if w.Time != "" {
+		var err error
+		if t, err = parseTime(w.Time); err != nil {
+			return nil, fmt.Errorf("event %q: time %q: %w", w.ID, w.Time, err)
+		}
+	}
 	blk := new(eventBlock)
 	ev := &blk.ev
-	*ev = Event{
-		ID:         w.ID,
-		DetailType: w.DetailType,
-		Source:     w.Source,
-		Account:    w.Account,
-		Region:     w.Region,
-		Raw:        body,
-	}
+	// Field by field: the block is zero already.
+	ev.ID = w.ID
+	ev.DetailType = w.DetailType
+	ev.Source = w.Source
+	ev.Account = w.Account
+	ev.Region = w.Region
+	ev.Time = t
+	ev.Raw = body
 	// The event gets its own copy: the fastjson reader fills w.Resources
 	// in scratch space.
 	switch n := len(w.Resources); {
@@ -117,13 +124,6 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 		ev.Resources = append([]string(nil), w.Resources...)
 	case w.Resources != nil:
 		ev.Resources = []string{}
-	}
-	if w.Time != "" {
-		t, err := parseTime(w.Time)
-		if err != nil {
-			return nil, fmt.Errorf("event %q: time %q: %w", w.ID, w.Time, err)
-		}
-		ev.Time = t
 	}
 	normalize(w.Detail, &ev.Job, &blk.jobBlock)
 	return ev, nil
@@ -148,6 +148,32 @@ type jobBlock struct {
 	gpus      int64
 	priority  int64
 	attempt   [1]Attempt
+	kv        [8]KV
+}
+
+// kvs copies tags and parameters out of the reader's scratch space: into b
+// when they fit, else into one new slice.
+func (b *jobBlock) kvs(tags, params []KV) ([]KV, []KV) {
+	nt, np := len(tags), len(params)
+	if nt+np == 0 {
+		return nil, nil
+	}
+	var all []KV
+	if nt+np <= len(b.kv) {
+		all = b.kv[:nt+np]
+	} else {
+		all = make([]KV, nt+np)
+	}
+	copy(all, tags)
+	copy(all[nt:], params)
+	var t, p []KV
+	if nt > 0 {
+		t = all[:nt:nt]
+	}
+	if np > 0 {
+		p = all[nt : nt+np : nt+np]
+	}
+	return t, p
 }
 
 // intPtr returns a pointer to a copy of n.
@@ -229,25 +255,23 @@ func snippet(b []byte, n int) string {
 	return string(b)
 }
 
-// normalize sets *j from d, copying out everything it keeps: with the
-// fastjson reader, d and what it points to are scratch space reused by the
-// next event. Pointers in j point into b where there is room.
+// normalize sets the zero *j from d, copying out everything it keeps: with
+// the fastjson reader, d and what it points to are scratch space reused by
+// the next event. Pointers in j point into b where there is room.
 func normalize(d *wireDetail, j *Job, b *jobBlock) {
-	*j = Job{
-		ID:              d.JobID,
-		Name:            d.JobName,
-		ARN:             d.JobArn,
-		QueueARN:        d.JobQueue,
-		Queue:           lastSegment(d.JobQueue),
-		Status:          Status(strings.ToUpper(d.Status)),
-		StatusReason:    d.StatusReason,
-		DefinitionARN:   d.JobDefinition,
-		CreatedAtMs:     d.CreatedAt,
-		StartedAtMs:     d.StartedAt,
-		StoppedAtMs:     d.StoppedAt,
-		ShareIdentifier: d.ShareIdentifier,
-		PropagateTags:   d.PropagateTags,
-	}
+	j.ID = d.JobID
+	j.Name = d.JobName
+	j.ARN = d.JobArn
+	j.QueueARN = d.JobQueue
+	j.Queue = lastSegment(d.JobQueue)
+	j.Status = Status(strings.ToUpper(d.Status))
+	j.StatusReason = d.StatusReason
+	j.DefinitionARN = d.JobDefinition
+	j.CreatedAtMs = d.CreatedAt
+	j.StartedAtMs = d.StartedAt
+	j.StoppedAtMs = d.StoppedAt
+	j.ShareIdentifier = d.ShareIdentifier
+	j.PropagateTags = d.PropagateTags
 	if d.SchedulingPriority != nil {
 		b.priority = *d.SchedulingPriority
 		j.SchedulingPriority = &b.priority
@@ -264,7 +288,7 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 			j.DependsOn = append(j.DependsOn, dep.JobID)
 		}
 	}
-	j.Tags, j.Parameters = d.tagKVs, d.paramKVs
+	j.Tags, j.Parameters = b.kvs(d.tagKVs, d.paramKVs)
 	if d.Tags != nil {
 		j.Tags = sortedKVs(d.Tags)
 	}

@@ -5,8 +5,11 @@ package batch
 // the AWS Batch API reference (JobDetail, AttemptDetail, ContainerDetail,
 // EksAttemptDetail, EcsProperties).
 
+// Fields marked "unread" are not used by normalize, and the fastjson reader
+// leaves them empty.
+
 type wireEnvelope struct {
-	Version    string      `json:"version"`
+	Version    string      `json:"version"` // unread
 	ID         string      `json:"id"`
 	DetailType string      `json:"detail-type"`
 	Source     string      `json:"source"`
@@ -20,7 +23,7 @@ type wireEnvelope struct {
 	Type      string `json:"Type"`
 	Message   string `json:"Message"`
 	MessageID string `json:"MessageId"`
-	TopicArn  string `json:"TopicArn"`
+	TopicArn  string `json:"TopicArn"` // unread
 }
 
 type wireDetail struct {
@@ -53,7 +56,7 @@ type wireDetail struct {
 	EcsProperties        *wireEcsProps      `json:"ecsProperties"`
 
 	// The fastjson reader fills these instead of Tags and Parameters:
-	// sorted by key, as normalize would sort the maps.
+	// sorted by key, as normalize would sort the maps, in scratch space.
 	tagKVs, paramKVs []KV
 }
 
@@ -63,7 +66,7 @@ type wireRetryStrategy struct {
 
 type wireDependency struct {
 	JobID string `json:"jobId"`
-	Type  string `json:"type"`
+	Type  string `json:"type"` // unread
 }
 
 type wireAttempt struct {
@@ -108,8 +111,8 @@ type wireContainer struct {
 	ExitCode             *int                      `json:"exitCode"`
 	Reason               string                    `json:"reason"`
 	LogStreamName        string                    `json:"logStreamName"`
-	TaskArn              string                    `json:"taskArn"`
-	ContainerInstanceArn string                    `json:"containerInstanceArn"`
+	TaskArn              string                    `json:"taskArn"`              // unread
+	ContainerInstanceArn string                    `json:"containerInstanceArn"` // unread
 	InstanceType         string                    `json:"instanceType"`
 }
 
