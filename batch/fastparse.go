@@ -3,6 +3,7 @@ package batch
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -17,12 +18,25 @@ import (
 // look a key up first. Visiting an object once and switching on its keys is
 // much cheaper than one linear Get per field on objects of 20-30 keys.
 //
-// Strings are read through a filler, which copies them into one arena per
-// event rather than allocating each: fastjson reuses its buffers between
-// calls, so nothing may point into them after Parse returns.
+// Strings are read through a filler, which points them into the message
+// body when they appear there as is, and else copies them into an arena,
+// rather than allocating each: fastjson reuses its buffers between calls,
+// so nothing may point into them after Parse returns.
 
 // filler reads one event (or one job detail) out of a fastjson tree.
 type filler struct {
+	// body is the document being read when the event keeps it (as Raw),
+	// else nil. fastjson parses a copy of the document, so a string without
+	// escapes lies in its buffer at the offset where it lies in body: body
+	// holds it too, and str points the string there rather than copying
+	// it. base is the address of the copy, found from the first key of the
+	// envelope, which must lie at keyOff; 0 until then. A string is taken
+	// from body only when the bytes there equal it, so an offset that is
+	// wrong, for any reason, costs a copy, never a wrong value.
+	body   []byte
+	base   uintptr
+	keyOff int
+
 	// arena holds the bytes of every string read, back to back; the strings
 	// are views of it (a strings.Builder only appends: what it returned
 	// stays as it was). It is not let grow, which would copy it: when an
@@ -62,6 +76,19 @@ type filler struct {
 	reqs      pool[wireResourceRequirement]
 }
 
+// start starts reading an event from body, which the event keeps.
+func (fl *filler) start(body []byte) {
+	fl.reset(len(body))
+	fl.body = body
+	// fastjson has checked that body is an object: '{', blanks, then the
+	// first key's '"' (or '}').
+	i := 1
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	fl.keyOff = i + 1
+}
+
 // reset starts a new event read from a document of n bytes. The scratch
 // space is not cleared (whatever is taken from it is overwritten whole):
 // what it still holds of earlier events keeps at most an arena or two alive.
@@ -70,6 +97,7 @@ func (fl *filler) reset(n int) {
 		fl.arena = strings.Builder{}
 		fl.arena.Grow(max(fl.slab, n))
 	}
+	fl.body, fl.base = nil, 0
 	fl.tags = fl.tags[:0]
 	fl.params = fl.params[:0]
 	fl.resources = fl.resources[:0]
@@ -108,10 +136,19 @@ func (fl *filler) intPtr(n int) *int {
 
 // str returns b as a string kept in the arena.
 func (fl *filler) str(b []byte) string {
-	if len(b) == 0 {
+	n := len(b)
+	if n == 0 {
 		return ""
 	}
-	if len(b) > fl.arena.Cap()-fl.arena.Len() {
+	if fl.base != 0 && n <= len(fl.body) {
+		off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - fl.base
+		if off <= uintptr(len(fl.body)-n) {
+			if in := fl.body[off : off+uintptr(n)]; string(in) == string(b) {
+				return unsafe.String(&in[0], n)
+			}
+		}
+	}
+	if n > fl.arena.Cap()-fl.arena.Len() {
 		return string(b)
 	}
 	fl.arena.Write(b)
@@ -298,7 +335,14 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 	if o == nil {
 		return
 	}
+	first := true
 	o.Visit(func(k []byte, f *fastjson.Value) {
+		if first {
+			first = false
+			if fl.body != nil && len(k) > 0 {
+				fl.base = uintptr(unsafe.Pointer(unsafe.SliceData(k))) - uintptr(fl.keyOff)
+			}
+		}
 		switch string(k) {
 		case "id":
 			w.ID = fl.valStr(f)

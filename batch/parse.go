@@ -37,12 +37,14 @@ func Parse(body []byte) (*Event, error) { return new(Parser).Parse(body) }
 // Parse parses one message body: an EventBridge envelope, or an SNS
 // notification whose Message holds one. Unknown fields are ignored; fields of
 // an unexpected type read as absent. The error names what is wrong and, when
-// known, the event id. The returned event keeps body as its Raw: the caller
-// must not modify it afterwards.
+// known, the event id. The returned event keeps body as its Raw, and its
+// strings point into body where they appear there as they are: the caller
+// must not modify body afterwards.
 //
-// The strings of an event share one allocation with each other and with
-// other events from the same Parser, a few kilobytes: a string kept long
-// after its event (a map key, say) keeps all of it; keep a strings.Clone.
+// The strings of an event share memory with each other (body, and a small
+// allocation shared with other events from the same Parser for strings
+// written with escapes): a string kept long after its event (a map key,
+// say) keeps all of that alive; keep a strings.Clone.
 func (p *Parser) Parse(body []byte) (*Event, error) {
 	return p.parse(&p.outer, body, true)
 }
@@ -60,7 +62,7 @@ func (p *Parser) parse(fp *fastjson.Parser, body []byte, allowSNS bool) (*Event,
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	var w wireEnvelope
-	p.fill.reset(len(body))
+	p.fill.start(body)
 	p.fill.fillEnvelope(v, &w)
 	if w.Type == "Notification" && w.Message != "" && w.Detail == nil {
 		if !allowSNS {
