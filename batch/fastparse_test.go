@@ -3,7 +3,9 @@ package batch
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -104,6 +106,17 @@ func TestEventOwnsItsMemory(t *testing.T) {
 	for i, ev := range first {
 		if got, _ := json.Marshal(ev); string(got) != want[i] {
 			t.Fatalf("event %d changed:\n%s\n%s", i, want[i], got)
+		}
+	}
+}
+
+func TestQuantityMatchesParseFloat(t *testing.T) {
+	for _, s := range []string{"0", "4", "8192", "0004", "999999999999999", "9999999999999999", "1.5", "-1", "", "+1", "1e3", "NaN", "Inf", "0x10", "1_000", "١"} {
+		v, err := strconv.ParseFloat(s, 64)
+		wantOK := err == nil && v >= 0 && !math.IsInf(v, 0) && !math.IsNaN(v)
+		got, ok := quantity(s)
+		if ok != wantOK || (ok && got != v) {
+			t.Errorf("%q: got %v %v, want %v %v", s, got, ok, v, wantOK)
 		}
 	}
 }

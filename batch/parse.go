@@ -494,8 +494,8 @@ func resources(d *wireDetail, j *Job, b *jobBlock) {
 	var haveV, haveM, haveG bool
 	add := func(reqs []wireResourceRequirement) {
 		for _, r := range reqs {
-			v, err := strconv.ParseFloat(strings.TrimSpace(r.Value), 64)
-			if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			v, ok := quantity(strings.TrimSpace(r.Value))
+			if !ok {
 				continue
 			}
 			switch strings.ToUpper(r.Type) {
@@ -570,6 +570,20 @@ func resources(d *wireDetail, j *Job, b *jobBlock) {
 		b.gpus = int64(math.Round(gpus))
 		j.GPUs = &b.gpus
 	}
+}
+
+// quantity parses a non-negative finite number. Plain integers, what Batch
+// writes, are read directly; they are exact in a float64 up to 15 digits,
+// as ParseFloat would give them.
+func quantity(s string) (float64, bool) {
+	if n, ok := digits(s); ok && len(s) > 0 && len(s) <= 15 {
+		return float64(n), true
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return v, true
 }
 
 // cpuQuantity parses a Kubernetes CPU quantity ("2", "500m", "0.5").
