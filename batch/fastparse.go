@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -37,21 +38,23 @@ type filler struct {
 	base   uintptr
 	keyOff int
 
-	// arena holds the bytes of every string read, back to back; the strings
+	// arena holds the bytes of the other strings, back to back; the strings
 	// are views of it (a strings.Builder only appends: what it returned
-	// stays as it was). It is not let grow, which would copy it: when an
-	// event starts with less room left than its document's length, which
-	// bounds what it can need (an unescaped string is never longer than its
-	// escaped form, and each string of the document is read once), a new
-	// arena is started. Should a string not fit anyway, it is allocated on
-	// its own.
+	// stays as it was). It is never let grow, which would copy it: when a
+	// string does not fit, a new arena is started, with room for the whole
+	// document (need), which bounds what the rest of the event can take (an
+	// unescaped string is never longer than its escaped form, and each
+	// string of the document is read once), so an event spans at most two.
 	//
-	// A Parser's arena is a slab of several events: fewer allocations, and
-	// it packs what the events use instead of reserving a document's length
-	// for each. The one-shot Parse and ParseJobDetail allocate just the
-	// document's length.
+	// A Parser's arena is a slab shared by the events it returns, started
+	// only when an escaped string comes; the one-shot Parse and
+	// ParseJobDetail take just the document's length.
 	arena strings.Builder
-	slab  int // size of a new arena, at least the document's length
+	slab  int // least size of a new arena
+	need  int // length of the document being read
+
+	// message is the SNS Message of the envelope read, if any.
+	message []byte
 
 	// Tags and parameters are sorted here; normalize copies them out.
 	tags, params []KV
@@ -93,11 +96,8 @@ func (fl *filler) start(body []byte) {
 // space is not cleared (whatever is taken from it is overwritten whole):
 // what it still holds of earlier events keeps at most an arena or two alive.
 func (fl *filler) reset(n int) {
-	if fl.arena.Cap()-fl.arena.Len() < n {
-		fl.arena = strings.Builder{}
-		fl.arena.Grow(max(fl.slab, n))
-	}
-	fl.body, fl.base = nil, 0
+	fl.need = n
+	fl.body, fl.base, fl.message = nil, 0, nil
 	fl.tags = fl.tags[:0]
 	fl.params = fl.params[:0]
 	fl.resources = fl.resources[:0]
@@ -134,7 +134,8 @@ func (fl *filler) intPtr(n int) *int {
 	return p
 }
 
-// str returns b as a string kept in the arena.
+// str returns b as a string of the event's: a view of body when b appears
+// there, else a copy in the arena.
 func (fl *filler) str(b []byte) string {
 	n := len(b)
 	if n == 0 {
@@ -149,7 +150,8 @@ func (fl *filler) str(b []byte) string {
 		}
 	}
 	if n > fl.arena.Cap()-fl.arena.Len() {
-		return string(b)
+		fl.arena = strings.Builder{}
+		fl.arena.Grow(max(fl.slab, fl.need, n))
 	}
 	fl.arena.Write(b)
 	s := fl.arena.String()
@@ -377,7 +379,16 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 		case "Type":
 			w.Type = fl.valStr(f)
 		case "Message":
-			w.Message = fl.valStr(f)
+			// An SNS message is the next document to parse, and its
+			// event keeps it as Raw: it gets its own copy.
+			fl.message = nil
+			w.Message = ""
+			if f.Type() == fastjson.TypeString {
+				if b := strBytes(f); len(b) > 0 {
+					fl.message = bytes.Clone(b)
+					w.Message = unsafe.String(&fl.message[0], len(b))
+				}
+			}
 		case "MessageId":
 			w.MessageID = fl.valStr(f)
 		}

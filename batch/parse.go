@@ -68,10 +68,10 @@ func (p *Parser) parse(fp *fastjson.Parser, body []byte, allowSNS bool) (*Event,
 		if !allowSNS {
 			return nil, errors.New("SNS notification nested in an SNS notification")
 		}
-		// The message id is copied out of this document's arena, which
-		// can then go: the event keeps only the message.
+		// The message id is copied out of this document, which can then
+		// go: the event keeps only the message (a copy of its own).
 		msgID := strings.Clone(w.MessageID)
-		ev, err := p.parse(&p.inner, []byte(w.Message), false)
+		ev, err := p.parse(&p.inner, p.fill.message, false)
 		if err != nil {
 			return nil, fmt.Errorf("SNS message %s: %w", msgID, err)
 		}
