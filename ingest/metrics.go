@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BatchSize: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_size",
 			Help: "Events per ClickHouse insert.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
 		InsertDuration: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "insert_duration_seconds",
-			Help: "Duration of one batch insert into ClickHouse (all tables), retries excluded.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+			Help: "Duration of one batch's commit into ClickHouse (its last events block, then jobs and attempts; the events stream while the batch fills), retries excluded.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		Lag: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "lag_seconds",
 			Help:    "Time from the event's time to its insert into ClickHouse.",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 86400}}),
