@@ -94,7 +94,8 @@ func (fl *filler) start(body []byte) {
 
 // reset starts a new event read from a document of n bytes. The scratch
 // space is not cleared (whatever is taken from it is overwritten whole):
-// what it still holds of earlier events keeps at most an arena or two alive.
+// what it still holds of earlier events keeps a few earlier documents and
+// arenas alive, no more than its few entries can point to.
 func (fl *filler) reset(n int) {
 	fl.need = n
 	fl.body, fl.base, fl.message = nil, 0, nil
