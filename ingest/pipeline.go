@@ -21,8 +21,9 @@ import (
 
 // Writer is what the pipeline needs from the store.
 type Writer interface {
-	// Begin opens a window that writes observations while the batch fills.
-	Begin(ctx context.Context) Window
+	// Begin opens a window that writes observations while the batch fills;
+	// hint is about how many will be added.
+	Begin(ctx context.Context, hint int) Window
 	InsertQuarantine(ctx context.Context, qs []store.Quarantined) error
 }
 
@@ -37,7 +38,7 @@ type Window interface {
 type StoreWriter struct{ *store.Store }
 
 // Begin opens a store window.
-func (w StoreWriter) Begin(ctx context.Context) Window { return w.Store.Begin(ctx) }
+func (w StoreWriter) Begin(ctx context.Context, hint int) Window { return w.Store.Begin(ctx, hint) }
 
 // Message is one message handed to the pipeline by a source.
 type Message struct {
@@ -230,7 +231,7 @@ func (p *Pipeline) parseLoop() {
 func (p *Pipeline) batchLoop(ctx context.Context) {
 	defer close(p.batches)
 	var cur *pending
-	inBatch := map[string]struct{}{}
+	inBatch := make(map[string]struct{}, min(p.cfg.BatchSize, 1<<17))
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
@@ -250,7 +251,7 @@ func (p *Pipeline) batchLoop(ctx context.Context) {
 				return
 			}
 			if cur == nil {
-				cur = &pending{items: make([]item, 0, min(p.cfg.BatchSize, 1<<17)), win: p.w.Begin(ctx)}
+				cur = &pending{items: make([]item, 0, min(p.cfg.BatchSize, 1<<17)), win: p.w.Begin(ctx, p.cfg.BatchSize)}
 				timer.Reset(p.cfg.FlushInterval)
 			}
 			if it.quar == nil {
@@ -344,7 +345,7 @@ func (p *Pipeline) write(ctx context.Context, b *pending) error {
 	backoff := p.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		if win == nil {
-			win = p.w.Begin(ctx)
+			win = p.w.Begin(ctx, len(b.items))
 			p.refill(win, b.items)
 		}
 		start := p.now()

@@ -25,7 +25,7 @@ type fakeWriter struct {
 	block     chan struct{}                // when set, Insert waits for it to close
 }
 
-func (f *fakeWriter) Begin(context.Context) Window { return &fakeWindow{f: f} }
+func (f *fakeWriter) Begin(context.Context, int) Window { return &fakeWindow{f: f} }
 
 // fakeWindow buffers observations and writes them on Commit.
 type fakeWindow struct {

@@ -31,8 +31,15 @@ type InsertStats struct {
 // the ReplacingMergeTree versions decide. Insert is idempotent: retrying a
 // batch after a partial failure only produces duplicates that FINAL removes.
 func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error) {
-	w := s.Begin(ctx)
+	w := s.Begin(ctx, len(recs))
+	seen := make(map[string]struct{}, len(recs))
 	for i := range recs {
+		if id := recs[i].Event.ID; id != "" {
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+		}
 		w.Add(&recs[i])
 	}
 	return w.Commit(ctx)
@@ -51,7 +58,6 @@ type Window struct {
 
 	batch  driver.Batch
 	chunk  []*Received
-	seen   map[string]struct{}
 	events int
 
 	latest   map[string]*Received
@@ -64,14 +70,19 @@ type attemptKey struct {
 	idx int
 }
 
-// Begin opens a window. The INSERT itself is prepared with the first block.
-func (s *Store) Begin(ctx context.Context) *Window {
-	return &Window{s: s, ctx: ctx, seen: map[string]struct{}{}, latest: map[string]*Received{}, attempts: map[attemptKey]int{}}
+// Begin opens a window for about hint observations (a size hint for its
+// maps; any number may be added). The INSERT is prepared with the first
+// block.
+func (s *Store) Begin(ctx context.Context, hint int) *Window {
+	hint = min(max(hint, 16), 1<<17)
+	return &Window{s: s, ctx: ctx, latest: make(map[string]*Received, hint/4), attempts: make(map[attemptKey]int, hint/4)}
 }
 
 // Add adds one observation. Observations without an event id (reconcile's
-// DescribeJobs answers) update jobs and attempts but are not events. The
-// Received must stay unchanged until Commit.
+// DescribeJobs answers) update jobs and attempts but are not events. Each
+// event id must be added at most once per window (Insert and the ingest
+// pipeline drop duplicates first). The Received must stay unchanged until
+// Commit.
 func (w *Window) Add(r *Received) {
 	e := r.Event
 	if cur, ok := w.latest[e.Job.ID]; !ok || e.Version() > cur.Event.Version() {
@@ -81,10 +92,6 @@ func (w *Window) Add(r *Received) {
 	if e.ID == "" {
 		return
 	}
-	if _, dup := w.seen[e.ID]; dup {
-		return
-	}
-	w.seen[e.ID] = struct{}{}
 	w.events++
 	if w.err != nil {
 		return
@@ -399,25 +406,22 @@ func mkLC(n int) lowCard { return make(lowCard, n) }
 // appendColumns appends a chunk's columns to an INSERT. Most columns go in
 // one call each; LowCardinality and Array columns go row by row with typed
 // values, because the driver's slice path for them reflects on every row
-// and boxes every element (it was most of our encoding time). The few
-// distinct LowCardinality values are boxed once per chunk.
+// and boxes every element (it was most of our encoding time). A
+// LowCardinality value equal to the row before reuses its boxed value:
+// consecutive events mostly share queue, status, region and the like.
 func appendColumns(b driver.Batch, c *columns, table string) error {
-	var boxed map[string]any
 	for i, data := range c.data {
 		col := b.Column(i)
 		var err error
 		switch d := data.(type) {
 		case lowCard:
-			if boxed == nil {
-				boxed = make(map[string]any, 64)
-			}
-			for _, s := range d {
-				v, ok := boxed[s]
-				if !ok {
-					v = s
-					boxed[s] = v
+			var last string
+			var boxed any
+			for j, s := range d {
+				if j == 0 || s != last {
+					last, boxed = s, s
 				}
-				if err = col.AppendRow(v); err != nil {
+				if err = col.AppendRow(boxed); err != nil {
 					break
 				}
 			}
