@@ -236,6 +236,10 @@ func (fl *filler) sortedStrs(kvs []KV, f *fastjson.Value) []KV {
 			return
 		}
 		kv := KV{Key: fl.str(k), Value: fl.str(strBytes(val))}
+		if i == len(kvs) { // in order: the usual case
+			kvs = append(kvs, kv)
+			return
+		}
 		kvs = append(kvs, KV{})
 		copy(kvs[i+1:], kvs[i:])
 		kvs[i] = kv

@@ -205,7 +205,21 @@ func parseTime(s string) (time.Time, error) {
 		sec, ok6 := digits(s[17:19])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 &&
 			month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour <= 23 && minute <= 59 && sec <= 59 {
-			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
+			// Days since 1970-01-01 of a proleptic Gregorian date
+			// (H. Hinnant's days_from_civil), as time.Date would count.
+			y := year
+			if month <= 2 {
+				y--
+			}
+			era := y / 400
+			if y < 0 {
+				era = (y - 399) / 400
+			}
+			yoe := y - era*400
+			mp := (month + 9) % 12 // March = 0
+			doy := (153*mp+2)/5 + day - 1
+			days := era*146097 + yoe*365 + yoe/4 - yoe/100 + doy - 719468
+			return time.Unix(int64(days)*86400+int64(hour*3600+minute*60+sec), 0).UTC(), nil
 		}
 	}
 	t, err := time.Parse(time.RFC3339, s)
