@@ -279,9 +279,10 @@ func (c *columns) add(name string, data any) {
 // chunkRows bounds the rows encoded at once. One INSERT carries the whole
 // batch — ClickHouse squashes its blocks into few parts, which keeps merges
 // cheap — but the client encodes and flushes it a chunk at a time, reusing
-// the column buffers: growing one buffer to the size of a 50,000-event batch
-// cost more memory copying than the encoding itself.
-const chunkRows = 4096
+// the column buffers. Small chunks stay in the CPU caches between parsing,
+// encoding and the socket: replaying 250,000 events took 5.6-7.0 s with
+// chunks of 1,024 rows, 6.7-7.3 s with 4,096 and 7.9-8.4 s with 16,384.
+const chunkRows = 1024
 
 // send inserts n rows into table in one INSERT, built chunk by chunk.
 func (s *Store) send(ctx context.Context, table string, n int, build func(lo, hi int) *columns) error {
@@ -686,3 +687,4 @@ func quarantineColumns(qs []Quarantined) *columns {
 	c.add("body", body)
 	return c
 }
+
