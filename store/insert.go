@@ -687,4 +687,3 @@ func quarantineColumns(qs []Quarantined) *columns {
 	c.add("body", body)
 	return c
 }
-
