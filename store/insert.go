@@ -49,8 +49,12 @@ func (s *Store) Insert(ctx context.Context, recs []Received) (InsertStats, error
 // in blocks of chunkRows inside one open INSERT, which the server squashes
 // into few large parts (each part costs files, sorting and later merges,
 // so part count, not row count, dominates ClickHouse's work), while the
-// newest state of each job and attempt is collapsed in memory. Nothing is
-// durable before Commit returns nil. A window is used by one goroutine.
+// newest state of each job and attempt is collapsed in memory. Only a
+// Commit that returns nil makes the window durable. A window that fails or
+// is aborted may leave some of its events behind (ClickHouse keeps blocks
+// it received when the connection closes) but no job or attempt row: the
+// retry writes those events again and ReplacingMergeTree drops the
+// duplicates. A window is used by one goroutine.
 type Window struct {
 	s   *Store
 	ctx context.Context
@@ -151,7 +155,8 @@ func (w *Window) flushEvents(more bool) error {
 	return nil
 }
 
-// Abort drops the window: what was streamed is not committed.
+// Abort drops the window. Blocks already streamed may stay in events (see
+// Window); jobs and attempts are not written.
 func (w *Window) Abort() {
 	if w.batch != nil && !w.batch.IsSent() {
 		_ = w.batch.Abort()

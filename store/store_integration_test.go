@@ -202,3 +202,75 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 		t.Fatalf("after two years: jobs=%d attempts=%d", count("jobs"), count("attempts"))
 	}
 }
+
+// TestWindowStreamsIntoOnePart: a window larger than one block streams
+// its events in many blocks of one INSERT, which ClickHouse writes as one
+// part; jobs and attempts are collapsed to one row each. An aborted window
+// may leave blocks it streamed behind (ClickHouse keeps what it received
+// when the connection closes): duplicates of events, which FINAL removes,
+// and never a job or attempt row.
+func TestWindowStreamsIntoOnePart(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	const jobs = 600 // × 7 events: several blocks of 1,024 rows
+	var recs []store.Received
+	for i := 0; i < jobs; i++ {
+		recs = append(recs, parseAll(t, lifecycle(fmt.Sprintf("w-%04d", i)))...)
+	}
+	rand.New(rand.NewSource(7)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+
+	w := s.Begin(ctx, len(recs))
+	for i := range recs {
+		w.Add(&recs[i])
+	}
+	st, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != 7*jobs || st.Jobs != jobs || st.Attempts != 2*jobs {
+		t.Fatalf("stats %+v, want %d events, %d jobs, %d attempts", st, 7*jobs, jobs, 2*jobs)
+	}
+	q := func(query string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := s.Conn().QueryRow(ctx, query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	db := s.Database()
+	if n := q("SELECT count() FROM " + db + ".events"); n != 7*jobs {
+		t.Fatalf("events holds %d rows, want %d", n, 7*jobs)
+	}
+	if n := q("SELECT count() FROM system.parts WHERE active AND database = '" + db + "' AND table = 'events'"); n != 1 {
+		t.Fatalf("events has %d active parts, want 1: the blocks of one window must land in one part", n)
+	}
+	if n := q("SELECT count() FROM " + db + ".jobs FINAL WHERE status = 'SUCCEEDED' AND attempts = 2"); n != jobs {
+		t.Fatalf("%d jobs SUCCEEDED with 2 attempts, want %d", n, jobs)
+	}
+	if n := q("SELECT count() FROM " + db + ".attempts FINAL WHERE finished = 1"); n != 2*jobs {
+		t.Fatalf("%d finished attempts, want %d", n, 2*jobs)
+	}
+
+	aborted := s.Begin(ctx, 10)
+	for i := range recs[:2500] {
+		aborted.Add(&recs[i])
+	}
+	aborted.Abort()
+	if n := q("SELECT count() FROM " + db + ".events FINAL"); n != 7*jobs {
+		t.Fatalf("events FINAL holds %d rows after an aborted window, want %d", n, 7*jobs)
+	}
+	if n := q("SELECT count() FROM " + db + ".jobs"); n != jobs {
+		t.Fatalf("jobs holds %d rows after an aborted window, want %d", n, jobs)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	broken := s.Begin(cctx, 10)
+	cancel()
+	for i := range recs[:1500] {
+		broken.Add(&recs[i])
+	}
+	if _, err := broken.Commit(cctx); err == nil {
+		t.Fatal("commit of a window whose context ended succeeded")
+	}
+}
