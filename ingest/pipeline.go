@@ -315,13 +315,25 @@ func (p *Pipeline) writeLoop(ctx context.Context, stop chan struct{}, stopOnce *
 }
 
 func (p *Pipeline) finish(b []item, ok bool) {
+	// Counted per run of one source (a batch usually has one), not per
+	// message: a labelled counter lookup hashes its labels.
+	source, run := "", 0
 	for _, it := range b {
 		if it.msg.Done != nil {
 			it.msg.Done(ok)
 		}
-		if ok {
-			p.m.Acked.WithLabelValues(it.msg.Source).Inc()
+		if !ok {
+			continue
 		}
+		if it.msg.Source != source && run > 0 {
+			p.m.Acked.WithLabelValues(source).Add(float64(run))
+			run = 0
+		}
+		source = it.msg.Source
+		run++
+	}
+	if run > 0 {
+		p.m.Acked.WithLabelValues(source).Add(float64(run))
 	}
 	p.m.Buffered.Sub(float64(len(b)))
 }

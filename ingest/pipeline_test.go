@@ -137,6 +137,9 @@ func TestPipelineWritesAcksAndQuarantines(t *testing.T) {
 	if got := testutil.ToFloat64(m.Buffered); got != 0 {
 		t.Errorf("buffered = %v, want 0", got)
 	}
+	if got := testutil.ToFloat64(m.Acked.WithLabelValues("test")); got != 51 {
+		t.Errorf("acknowledged = %v, want 51", got)
+	}
 }
 
 func TestPipelineBackpressure(t *testing.T) {
