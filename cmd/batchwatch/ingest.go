@@ -30,7 +30,7 @@ func ingestCommand(app *kingpin.Application) *command {
 		waitTime       = cmd.Flag("sqs.wait-time", "Long-poll wait (at most 20s).").Default("20s").Duration()
 		visibility     = cmd.Flag("sqs.visibility-timeout", "Visibility timeout requested on receive; extended while a message waits for its insert.").Default("60s").Duration()
 		batchSize      = cmd.Flag("batch.size", "Flush a batch to ClickHouse at this many messages (0: 20000 from SQS and reconcile, 100000 for --replay). Each batch is one INSERT per table; larger batches mean fewer, larger parts (less ClickHouse work) and more memory.").Default("0").Int()
-		flushInterval  = cmd.Flag("batch.flush-interval", "Flush a non-empty batch this long after its first message (0: 1s from SQS and reconcile; --replay flushes by size and at the end of its input).").Default("0").Duration()
+		flushInterval  = cmd.Flag("batch.flush-interval", "Flush a non-empty batch this long after its first message (0: 1s from SQS and reconcile, 10s for --replay, whose batches fill by size unless its input is slow).").Default("0").Duration()
 		parseWorkers   = cmd.Flag("batch.parse-workers", "Parallel parsers (0: one per CPU).").Default("0").Int()
 		writers        = cmd.Flag("batch.writers", "Batches inserted concurrently (each holds one batch in memory).").Default("2").Int()
 		drainTimeout   = cmd.Flag("shutdown.drain-timeout", "On SIGTERM, how long to keep flushing before giving up (unflushed messages are redelivered).").Default("60s").Duration()
@@ -88,7 +88,9 @@ func ingestCommand(app *kingpin.Application) *command {
 			if *flushInterval <= 0 {
 				*flushInterval = time.Second
 				if len(*replay) > 0 {
-					*flushInterval = time.Hour
+					// Files fill a batch by size long before this; a slow
+					// stdin must not hold an INSERT open for minutes.
+					*flushInterval = 10 * time.Second
 				}
 			}
 			pipe := ingest.NewPipeline(ingest.StoreWriter{Store: st}, ingest.PipelineConfig{
