@@ -63,6 +63,7 @@ func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 	}
 	files, err := r.expand()
 	if err != nil {
+		p.Close()
 		return st, err
 	}
 	stopProgress := r.progress(ctx, &st, &written, start)

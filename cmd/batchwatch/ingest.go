@@ -49,6 +49,13 @@ func ingestCommand(app *kingpin.Application) *command {
 			if err := ret.Validate(); err != nil {
 				return err
 			}
+			for i, path := range *replay {
+				// kingpin turns a lone "-" (as in "--replay -") into an
+				// empty value; no path is empty, so it meant stdin.
+				if path == "" {
+					(*replay)[i] = "-"
+				}
+			}
 			if len(*replay) > 0 && len(*queueURLs) > 0 {
 				return fmt.Errorf("--replay and --sqs.queue-url cannot be combined")
 			}
