@@ -43,9 +43,6 @@ const (
 	modeStream
 )
 
-// maxLine bounds one JSON line (SQS messages are at most 256 KiB, Batch
-// events far less).
-const maxLine = 4 << 20
 
 // NewReader reads documents from r; name prefixes positions.
 func NewReader(r io.Reader, name string) *Reader {
@@ -98,7 +95,7 @@ func (r *Reader) detect() error {
 			return nil
 		}
 		// JSON lines when the first line holds one whole document.
-		peek, _ := r.br.Peek(maxLine)
+		peek := r.peekLine()
 		if i := bytes.IndexByte(peek, '\n'); i >= 0 {
 			if json.Valid(bytes.TrimSpace(peek[:i])) {
 				r.mode = modeLines
@@ -127,6 +124,26 @@ func (r *Reader) copyBody(b []byte) []byte {
 	start := len(r.slab)
 	r.slab = append(r.slab, b...)
 	return r.slab[start:len(r.slab):len(r.slab)]
+}
+
+// peekLine returns the buffered input up to and including the first
+// newline, without consuming it; less at the end of the input or when the
+// line does not fit the buffer. It waits only for the bytes it needs, so a
+// slow pipe (events trickling into stdin) is read as they come.
+func (r *Reader) peekLine() []byte {
+	n := 1
+	for {
+		// What is buffered can be looked at without waiting; one byte
+		// more waits for the next read.
+		peek, err := r.br.Peek(min(max(n, r.br.Buffered()), r.br.Size()))
+		if i := bytes.IndexByte(peek, '\n'); i >= 0 {
+			return peek[:i+1]
+		}
+		if err != nil || len(peek) >= r.br.Size() {
+			return peek
+		}
+		n = len(peek) + 1
+	}
 }
 
 func (r *Reader) nextLine() (Message, error) {

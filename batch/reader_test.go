@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readAll(t *testing.T, in string) ([]Message, error) {
@@ -58,5 +59,37 @@ func TestReaderBrokenArray(t *testing.T) {
 	msgs, err := readAll(t, `[{"id":"a"}, {"id": ]`)
 	if err == nil || !strings.Contains(err.Error(), "in[1]") || len(msgs) != 1 {
 		t.Fatalf("msgs=%d err=%v", len(msgs), err)
+	}
+}
+
+// TestReaderSlowPipe: JSON lines trickling in are handed out as they come;
+// the reader does not wait for more input than the line it returns.
+func TestReaderSlowPipe(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	r := NewReader(pr, "stdin")
+	got := make(chan Message)
+	go func() {
+		for {
+			m, err := r.Next()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- m
+		}
+	}()
+	for i, line := range []string{`{"id":"a"}`, `{"id":"b"}`} {
+		if _, err := io.WriteString(pw, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			if string(m.Body) != line || m.Pos != "stdin:"+string(rune('1'+i)) {
+				t.Fatalf("got %q at %s, want %q", m.Body, m.Pos, line)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("line %d not handed out while the writer waits", i+1)
+		}
 	}
 }
