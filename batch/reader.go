@@ -43,7 +43,6 @@ const (
 	modeStream
 )
 
-
 // NewReader reads documents from r; name prefixes positions.
 func NewReader(r io.Reader, name string) *Reader {
 	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<20)}
