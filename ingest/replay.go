@@ -38,11 +38,16 @@ type Replay struct {
 	Log           *logrus.Entry
 	Now           func() time.Time
 	ProgressEvery time.Duration
+	// Drain bounds the wait for messages already read once ctx ends (a
+	// signal): they are flushed, not dropped. 0 waits until they settle.
+	Drain time.Duration
 }
 
 // Run replays every path into p, closes p (the pipeline is the replay's
 // alone) so its last partial batch flushes at once, and returns when every
-// message was settled (written or given up).
+// message read was settled (written or given up). When ctx ends, reading
+// stops and what was read is still flushed, for at most Drain; the error
+// then says how far the replay got.
 func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 	start := r.Now()
 	var st ReplayStats
@@ -69,27 +74,35 @@ func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 	stopProgress := r.progress(ctx, &st, &written, start)
 	defer stopProgress()
 	pending.Add(1) // held until every message was submitted
+	var readErr error
 	for _, f := range files {
-		if err := r.replayFile(ctx, f, p, &st, &pending, done); err != nil {
-			pending.Add(-1)
-			p.Close()
-			return st, err
+		if readErr = r.replayFile(ctx, f, p, &st, &pending, done); readErr != nil {
+			break
 		}
 		st.Files++
 	}
 	p.Close()
+	var deadline <-chan time.Time
 	if pending.Add(-1) != 0 {
 		for pending.Load() != 0 {
+			if ctx.Err() != nil && deadline == nil && r.Drain > 0 {
+				deadline = time.After(r.Drain)
+			}
 			select {
 			case <-settled:
 			case <-time.After(100 * time.Millisecond):
-			case <-ctx.Done():
-				return st, ctx.Err()
+			case <-deadline:
+				readErr = fmt.Errorf("%w; gave up waiting for %d messages after %s", readErr, pending.Load(), r.Drain)
+				st.Written, st.Failed, st.Elapsed = written.Load(), failed.Load(), r.Now().Sub(start)
+				return st, readErr
 			}
 		}
 	}
 	st.Written, st.Failed, st.Elapsed = written.Load(), failed.Load(), r.Now().Sub(start)
-	return st, nil
+	if readErr != nil && errors.Is(readErr, context.Canceled) {
+		readErr = fmt.Errorf("replay interrupted after %d messages (%d written; replaying again is harmless): %w", st.Messages, st.Written, readErr)
+	}
+	return st, readErr
 }
 
 func (r *Replay) replayFile(ctx context.Context, path string, p *Pipeline, st *ReplayStats, pending *atomic.Int64, done func(bool)) error {
@@ -115,10 +128,14 @@ func (r *Replay) replayFile(ctx context.Context, path string, p *Pipeline, st *R
 			// The rest of this file cannot be read; say where and stop.
 			return fmt.Errorf("replay: %w", err)
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		pending.Add(1)
 		st.Messages++
 		if err := p.Submit(ctx, Message{Body: m.Body, ID: m.Pos, Source: "replay", ReceivedAt: r.Now(), Done: done}); err != nil {
 			pending.Add(-1)
+			st.Messages--
 			return err
 		}
 	}

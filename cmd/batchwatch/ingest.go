@@ -105,7 +105,7 @@ func ingestCommand(app *kingpin.Application) *command {
 			}, m, l, time.Now)
 
 			if len(*replay) > 0 {
-				return runReplay(ctx, l, pipe, *replay, srv)
+				return runReplay(ctx, l, pipe, *replay, srv, *drainTimeout)
 			}
 
 			var rec *ingest.Reconcile
@@ -148,12 +148,19 @@ func ingestCommand(app *kingpin.Application) *command {
 	}
 }
 
-func runReplay(ctx context.Context, l *logrus.Entry, pipe *ingest.Pipeline, paths []string, srv *web.Server) error {
+func runReplay(ctx context.Context, l *logrus.Entry, pipe *ingest.Pipeline, paths []string, srv *web.Server, drain time.Duration) error {
+	// The pipeline outlives a signal so what was read is flushed; the
+	// replay cuts it off after the drain timeout.
+	pipeCtx, cancelPipe := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPipe()
 	pipeErr := make(chan error, 1)
-	go func() { pipeErr <- pipe.Run(context.WithoutCancel(ctx)) }()
+	go func() { pipeErr <- pipe.Run(pipeCtx) }()
 	srv.SetReady(true)
-	r := &ingest.Replay{Paths: paths, Stdin: os.Stdin, Log: l, Now: time.Now, ProgressEvery: 5 * time.Second}
+	r := &ingest.Replay{Paths: paths, Stdin: os.Stdin, Log: l, Now: time.Now, ProgressEvery: 5 * time.Second, Drain: drain}
 	st, err := r.Run(ctx, pipe)
+	if ctx.Err() != nil {
+		cancelPipe()
+	}
 	if perr := <-pipeErr; err == nil {
 		err = perr
 	}
