@@ -92,9 +92,12 @@ func (r *Replay) Run(ctx context.Context, p *Pipeline) (ReplayStats, error) {
 			case <-settled:
 			case <-time.After(100 * time.Millisecond):
 			case <-deadline:
-				readErr = fmt.Errorf("%w; gave up waiting for %d messages after %s", readErr, pending.Load(), r.Drain)
 				st.Written, st.Failed, st.Elapsed = written.Load(), failed.Load(), r.Now().Sub(start)
-				return st, readErr
+				gaveUp := fmt.Errorf("replay stopped: %d of %d messages read were not written within %s (is ClickHouse reachable?)", pending.Load(), st.Messages, r.Drain)
+				if readErr != nil && !errors.Is(readErr, context.Canceled) {
+					return st, fmt.Errorf("%w; %w", readErr, gaveUp)
+				}
+				return st, gaveUp
 			}
 		}
 	}

@@ -46,3 +46,30 @@ func TestReplayInterrupted(t *testing.T) {
 		t.Fatalf("read %d, written %d, failed %d, in the store %d: what was read must be written", st.Messages, st.Written, st.Failed, len(w.events))
 	}
 }
+
+// TestReplayGivesUpAfterDrain: with the store failing, an interrupted
+// replay waits Drain for what it read, then says what was not written.
+func TestReplayGivesUpAfterDrain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, append(event("e1", "j1"), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := &fakeWriter{failFirst: 1 << 30}
+	p, _ := newTestPipeline(w, PipelineConfig{BatchSize: 10, FlushInterval: time.Millisecond})
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- p.Run(pipeCtx) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	r := &Replay{Paths: []string{path}, Log: logging.Discard().WithField("t", 1), Now: time.Now, Drain: 200 * time.Millisecond}
+	start := time.Now()
+	_, err := r.Run(ctx, p)
+	stopPipe()
+	<-pipeDone
+	if err == nil || !strings.Contains(err.Error(), "1 of 1 messages read were not written") {
+		t.Fatalf("err = %v, want the messages not written", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("gave up after %s, want about the drain timeout", el)
+	}
+}
