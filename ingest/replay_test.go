@@ -62,14 +62,10 @@ func TestReplayGivesUpAfterDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	r := &Replay{Paths: []string{path}, Log: logging.Discard().WithField("t", 1), Now: time.Now, Drain: 200 * time.Millisecond}
-	start := time.Now()
 	_, err := r.Run(ctx, p)
 	stopPipe()
 	<-pipeDone
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 messages read were not written") {
 		t.Fatalf("err = %v, want the messages not written", err)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Fatalf("gave up after %s, want about the drain timeout", el)
 	}
 }
