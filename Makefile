@@ -37,8 +37,10 @@ lint: ## gofmt, go vet and staticcheck (built from tools/go.mod).
 	$(STATICCHECK) -tags integration ./...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the event parser for 60 s.
-	$(GO) test ./batch -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 5s
+fuzz: ## Fuzz the event parser (alone, and against encoding/json) and the reader, 60 s each.
+	$(GO) test ./batch -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./batch -run '^$$' -fuzz '^FuzzParseMatchesReference$$' -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./batch -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 60s -fuzzminimizetime 5s
 
 .PHONY: generate
 generate: build ## Regenerate committed artifacts (dashboards, alert rules, Alertmanager config, flag reference).

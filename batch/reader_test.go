@@ -93,3 +93,27 @@ func TestReaderSlowPipe(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReader: any input ends in io.EOF or an error, never a panic, and
+// every body handed out is non-empty and part of the input.
+func FuzzReader(f *testing.F) {
+	for _, s := range []string{
+		"{\"id\":\"a\"}\n{\"id\":\"b\"}\n", "[{\"id\":\"a\"},{\"id\":\"b\"}]", "{\n \"id\": \"a\"\n}\n{\"id\":\"b\"}",
+		"\n\n  {\"a\":1}", "{broken\n{\"a\":1}\n", "[", "", " \t\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r := NewReader(strings.NewReader(in), "f")
+		for i := 0; i <= len(in)+1; i++ {
+			m, err := r.Next()
+			if err != nil {
+				return
+			}
+			if len(m.Body) == 0 || m.Pos == "" {
+				t.Fatalf("empty body or position for %q", in)
+			}
+		}
+		t.Fatalf("more documents than bytes in %q", in)
+	})
+}
