@@ -165,6 +165,24 @@ func strBytes(f *fastjson.Value) []byte {
 	return b
 }
 
+// strList reads the strings of an array (other elements are skipped) into
+// scratch, which is reused between events; nil when there are none.
+func (fl *filler) strList(f *fastjson.Value, scratch *[]string) []string {
+	var out []string
+	for _, e := range valArr(f) {
+		if e.Type() == fastjson.TypeString {
+			if out == nil {
+				out = (*scratch)[:0]
+			}
+			out = append(out, fl.str(strBytes(e)))
+		}
+	}
+	if cap(out) > cap(*scratch) {
+		*scratch = out[:0]
+	}
+	return out
+}
+
 func (fl *filler) valStr(f *fastjson.Value) string {
 	if f.Type() != fastjson.TypeString {
 		return ""
@@ -364,17 +382,7 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 		case "region":
 			w.Region = fl.valStr(f)
 		case "resources":
-			for _, e := range valArr(f) {
-				if e.Type() == fastjson.TypeString {
-					if w.Resources == nil {
-						w.Resources = fl.resources[:0]
-					}
-					w.Resources = append(w.Resources, fl.str(strBytes(e)))
-				}
-			}
-			if cap(w.Resources) > cap(fl.resources) {
-				fl.resources = w.Resources[:0]
-			}
+			w.Resources = fl.strList(f, &fl.resources)
 		case "detail":
 			if f.Type() == fastjson.TypeObject && w.Detail == nil {
 				fl.detail = wireDetail{}
@@ -479,17 +487,7 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 		case "propagateTags":
 			d.PropagateTags = f.Type() == fastjson.TypeTrue
 		case "platformCapabilities":
-			for _, e := range valArr(f) {
-				if e.Type() == fastjson.TypeString {
-					if d.PlatformCapabilities == nil {
-						d.PlatformCapabilities = fl.caps[:0]
-					}
-					d.PlatformCapabilities = append(d.PlatformCapabilities, fl.str(strBytes(e)))
-				}
-			}
-			if cap(d.PlatformCapabilities) > cap(fl.caps) {
-				fl.caps = d.PlatformCapabilities[:0]
-			}
+			d.PlatformCapabilities = fl.strList(f, &fl.caps)
 		case "attempts":
 			d.Attempts = fl.fillAttempts(valArr(f))
 		case "container":
