@@ -60,7 +60,7 @@ type Window struct {
 	ctx context.Context
 	err error // first streaming error; Commit reports it
 
-	batch  driver.Batch
+	stream insertStream // events
 	chunk  []*Received
 	events int
 
@@ -79,7 +79,7 @@ type attemptKey struct {
 // block.
 func (s *Store) Begin(ctx context.Context, hint int) *Window {
 	hint = min(max(hint, 16), 1<<17)
-	return &Window{s: s, ctx: ctx, latest: make(map[string]*Received, hint/4), attempts: make(map[attemptKey]int, hint/4)}
+	return &Window{s: s, ctx: ctx, stream: insertStream{s: s, table: "events"}, latest: make(map[string]*Received, hint/4), attempts: make(map[attemptKey]int, hint/4)}
 }
 
 // Add adds one observation. Observations without an event id (reconcile's
@@ -134,35 +134,15 @@ func (w *Window) flushEvents(more bool) error {
 	if len(w.chunk) == 0 {
 		return nil
 	}
-	c := eventColumns(w.chunk)
-	if w.batch == nil {
-		b, err := w.s.conn.PrepareBatch(w.ctx, "INSERT INTO "+w.s.Table("events")+" ("+strings.Join(c.names, ", ")+")")
-		if err != nil {
-			return fmt.Errorf("prepare events batch: %w", err)
-		}
-		w.batch = b
-	}
-	if err := appendColumns(w.batch, c, "events"); err != nil {
-		return err
-	}
+	err := w.stream.block(w.ctx, eventColumns(w.chunk), more)
 	clear(w.chunk)
 	w.chunk = w.chunk[:0]
-	if more {
-		if err := w.batch.Flush(); err != nil {
-			return fmt.Errorf("flush events block: %w", err)
-		}
-	}
-	return nil
+	return err
 }
 
 // Abort drops the window. Blocks already streamed may stay in events (see
 // Window); jobs and attempts are not written.
-func (w *Window) Abort() {
-	if w.batch != nil && !w.batch.IsSent() {
-		_ = w.batch.Abort()
-	}
-	w.batch = nil
-}
+func (w *Window) Abort() { w.stream.abort() }
 
 // Commit sends the last events block and ends that INSERT, then writes the
 // collapsed jobs and attempts (in parallel, on their own connections). The
@@ -173,10 +153,8 @@ func (w *Window) Commit(ctx context.Context) (InsertStats, error) {
 	if w.err == nil {
 		w.err = w.flushEvents(false)
 	}
-	if w.err == nil && w.batch != nil {
-		if err := w.batch.Send(); err != nil {
-			w.err = fmt.Errorf("send events batch: %w", err)
-		}
+	if w.err == nil {
+		w.err = w.stream.send()
 	}
 	if w.err != nil {
 		return InsertStats{}, w.err
@@ -294,33 +272,62 @@ func (s *Store) send(ctx context.Context, table string, n int, build func(lo, hi
 	if n == 0 {
 		return nil
 	}
-	var b driver.Batch
-	defer func() {
-		if b != nil && !b.IsSent() {
-			_ = b.Abort()
-		}
-	}()
+	st := insertStream{s: s, table: table}
+	defer st.abort()
 	for lo := 0; lo < n; lo += chunkRows {
-		c := build(lo, min(lo+chunkRows, n))
-		if b == nil {
-			var err error
-			if b, err = s.conn.PrepareBatch(ctx, "INSERT INTO "+s.Table(table)+" ("+strings.Join(c.names, ", ")+")"); err != nil {
-				return fmt.Errorf("prepare %s batch: %w", table, err)
-			}
-		}
-		if err := appendColumns(b, c, table); err != nil {
+		if err := st.block(ctx, build(lo, min(lo+chunkRows, n)), lo+chunkRows < n); err != nil {
 			return err
 		}
-		if lo+chunkRows < n {
-			if err := b.Flush(); err != nil {
-				return fmt.Errorf("flush %s block: %w", table, err)
-			}
+	}
+	return st.send()
+}
+
+// insertStream is one INSERT sent block by block: prepared with its first
+// block, ended by send.
+type insertStream struct {
+	s     *Store
+	table string
+	batch driver.Batch
+}
+
+// block appends c to the INSERT; when more blocks follow it is flushed to
+// the server now.
+func (st *insertStream) block(ctx context.Context, c *columns, more bool) error {
+	if st.batch == nil {
+		b, err := st.s.conn.PrepareBatch(ctx, "INSERT INTO "+st.s.Table(st.table)+" ("+strings.Join(c.names, ", ")+")")
+		if err != nil {
+			return fmt.Errorf("prepare %s batch: %w", st.table, err)
+		}
+		st.batch = b
+	}
+	if err := appendColumns(st.batch, c, st.table); err != nil {
+		return err
+	}
+	if more {
+		if err := st.batch.Flush(); err != nil {
+			return fmt.Errorf("flush %s block: %w", st.table, err)
 		}
 	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("send %s batch: %w", table, err)
+	return nil
+}
+
+// send ends the INSERT (nothing to do when no block was added).
+func (st *insertStream) send() error {
+	if st.batch == nil {
+		return nil
+	}
+	if err := st.batch.Send(); err != nil {
+		return fmt.Errorf("send %s batch: %w", st.table, err)
 	}
 	return nil
+}
+
+// abort drops an INSERT that was not sent.
+func (st *insertStream) abort() {
+	if st.batch != nil && !st.batch.IsSent() {
+		_ = st.batch.Abort()
+	}
+	st.batch = nil
 }
 
 func eventColumns(recs []*Received) *columns {
