@@ -52,6 +52,15 @@ func TestSQLDocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And jobs of the last two hours, for the queries over the last 24
+	// hours (which yesterday's 06:00 leaves once it is past 06:00 UTC).
+	recent := newMix(4, now.Add(-2*time.Hour))
+	recent.standard(10)
+	for i, ev := range recent.events() {
+		if err := p.Submit(context.Background(), Message{Body: ev.Envelope(fmt.Sprintf("recent-%05d", i)), Source: "replay", ReceivedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_ = p.Submit(context.Background(), Message{Body: []byte("{broken"), ID: "docs:1", Source: "replay", ReceivedAt: now})
 	p.Close()
 	if err := <-done; err != nil {
