@@ -47,20 +47,19 @@ func TestSQLDocs(t *testing.T) {
 	p := NewPipeline(StoreWriter{Store: st}, PipelineConfig{BatchSize: 100, FlushInterval: 50 * time.Millisecond}, m, logging.Discard().WithField("t", 1), time.Now)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
-	for i, ev := range mix.events() {
-		if err := p.Submit(context.Background(), Message{Body: ev.Envelope(fmt.Sprintf("doc-%05d", i)), Source: "replay", ReceivedAt: now}); err != nil {
-			t.Fatal(err)
+	submit := func(m *mixBuilder, prefix string) {
+		for i, ev := range m.events() {
+			if err := p.Submit(context.Background(), Message{Body: ev.Envelope(fmt.Sprintf("%s-%05d", prefix, i)), Source: "replay", ReceivedAt: now}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	submit(mix, "doc")
 	// And jobs of the last two hours, for the queries over the last 24
-	// hours (which yesterday's 06:00 leaves once it is past 06:00 UTC).
+	// hours, which yesterday's jobs have left by the afternoon (UTC).
 	recent := newMix(4, now.Add(-2*time.Hour))
 	recent.standard(10)
-	for i, ev := range recent.events() {
-		if err := p.Submit(context.Background(), Message{Body: ev.Envelope(fmt.Sprintf("recent-%05d", i)), Source: "replay", ReceivedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	submit(recent, "recent")
 	_ = p.Submit(context.Background(), Message{Body: []byte("{broken"), ID: "docs:1", Source: "replay", ReceivedAt: now})
 	p.Close()
 	if err := <-done; err != nil {
