@@ -16,15 +16,36 @@ const (
 	FailureResourceInit  FailureClass = "resource_init"
 	FailureTimeout       FailureClass = "timeout"
 	FailureDependency    FailureClass = "dependency"
-	FailureCancelled     FailureClass = "cancelled"
-	FailureTerminated    FailureClass = "terminated"
-	FailureOther         FailureClass = "other"
+	// FailureStateTimeLimit is a job Batch itself cancelled because it
+	// stayed RUNNABLE past its queue's jobStateTimeLimitActions (the
+	// capacity or the configuration cannot run it); before this class
+	// existed it was counted as cancelled.
+	FailureStateTimeLimit FailureClass = "state_time_limit"
+	// FailureCancelled and FailureTerminated are jobs a person or a
+	// program stopped with CancelJob or TerminateJob.
+	FailureCancelled  FailureClass = "cancelled"
+	FailureTerminated FailureClass = "terminated"
+	FailureOther      FailureClass = "other"
 )
 
 // FailureClasses lists every non-empty class, for state sets.
 var FailureClasses = []FailureClass{
 	FailureAppError, FailureOOM, FailureSpotReclaimed, FailureImagePull, FailureResourceInit,
-	FailureTimeout, FailureDependency, FailureCancelled, FailureTerminated, FailureOther,
+	FailureTimeout, FailureDependency, FailureStateTimeLimit, FailureCancelled, FailureTerminated, FailureOther,
+}
+
+// Actionable reports whether a failure of this class says something is
+// wrong with the job, its image or its capacity, as opposed to a job that
+// a person or a program cancelled or terminated on purpose (cancelled,
+// terminated) or that failed only because a job it depends on failed
+// (dependency: the job it waited for is counted already). Failure-spike
+// pages count actionable failures only; dashboards show every class.
+func (c FailureClass) Actionable() bool {
+	switch c {
+	case FailureNone, FailureCancelled, FailureTerminated, FailureDependency:
+		return false
+	}
+	return true
 }
 
 // reasonPatterns maps texts AWS Batch, ECS and EKS put into statusReason or
@@ -52,7 +73,7 @@ var reasonPatterns = []struct {
 	{"exceeded timeout", FailureTimeout},
 	{"deadlineexceeded", FailureTimeout},
 	{"dependent job failed", FailureDependency},
-	{"jobstatetimelimit", FailureCancelled},
+	{"jobstatetimelimit", FailureStateTimeLimit},
 	{"cancel", FailureCancelled},
 	{"terminated by user", FailureTerminated},
 	{"terminate", FailureTerminated},

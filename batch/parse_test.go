@@ -119,7 +119,7 @@ func TestClassify(t *testing.T) {
 		{StatusFailed, "", "ResourceInitializationError: unable to pull secrets", nil, true, FailureResourceInit},
 		{StatusFailed, "Job attempt duration exceeded timeout", "", nil, true, FailureTimeout},
 		{StatusFailed, "Dependent Job failed", "", nil, false, FailureDependency},
-		{StatusFailed, "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "", nil, false, FailureCancelled},
+		{StatusFailed, "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "", nil, false, FailureStateTimeLimit},
 		{StatusFailed, "Terminated by user", "", ec(143), true, FailureTerminated},
 		{StatusFailed, "superseded by build 42", "", nil, false, FailureCancelled},
 		{StatusFailed, "superseded by build 42", "", nil, true, FailureTerminated},
@@ -189,5 +189,19 @@ func TestSplitDefinition(t *testing.T) {
 		if n != want.name || r != want.rev {
 			t.Errorf("splitDefinition(%q) = %q %d", in, n, r)
 		}
+	}
+}
+
+// Cancellations and terminations by a person or a program, and failures
+// that only follow another job's, do not page; everything else does.
+func TestFailureClassActionable(t *testing.T) {
+	quiet := map[FailureClass]bool{FailureCancelled: true, FailureTerminated: true, FailureDependency: true}
+	for _, c := range FailureClasses {
+		if got := c.Actionable(); got == quiet[c] {
+			t.Errorf("%s.Actionable() = %v", c, got)
+		}
+	}
+	if FailureNone.Actionable() {
+		t.Error("FailureNone must not be actionable")
 	}
 }

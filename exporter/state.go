@@ -49,6 +49,16 @@ type State struct {
 	defReq     map[string]shape // job definition ARN → request
 	clusterCap map[string]string
 	queueCap   map[uint16]string
+
+	// zeroed holds the (queue, definition, tier, kind) whose outcome
+	// series exist (see zeroSeries).
+	zeroed map[seriesKey]struct{}
+}
+
+// seriesKey names one set of outcome series.
+type seriesKey struct {
+	queue, def, tier string
+	kind             uint8
 }
 
 // queueAgg holds one queue's pre-aggregated numbers.
@@ -84,6 +94,7 @@ func newState(cfg StateConfig, m *jobMetrics) *State {
 		jobs: map[string]*jobEntry{}, queueIdx: map[string]uint16{},
 		finished: newRecentSet(cfg.DedupCapacity), blocked: newRecentSet(16384),
 		defReq: map[string]shape{}, clusterCap: map[string]string{}, queueCap: map[uint16]string{},
+		zeroed: map[seriesKey]struct{}{},
 	}
 	if len(cfg.Queues) > 0 {
 		s.allow = map[string]bool{}
@@ -429,6 +440,7 @@ func (s *State) count(e *jobEntry, j *batch.Job) {
 	def := j.Definition
 	tier := s.tierOf(j)
 	kind := kindOf(j)
+	s.zeroSeries(q, def, tier, kind)
 	if kind != kindArrayParent {
 		for i := int(e.attemptsCounted); i < len(j.Attempts); i++ {
 			a := &j.Attempts[i]
@@ -474,6 +486,28 @@ func (s *State) count(e *jobEntry, j *batch.Job) {
 		}
 		s.m.failures.WithLabelValues(q, def, tier, class).Inc()
 		s.m.failuresByExit.WithLabelValues(q, exitCodeClass(j.ExitCode)).Inc()
+	}
+}
+
+// zeroSeries creates the finished (SUCCEEDED, FAILED) and failure-class
+// series of a (queue, definition, tier, kind) at 0 the first time a job of
+// it is seen, so that its first failures are an increase Prometheus can
+// see (a counter born at 40 shows no increase) and a failure-spike alert
+// does not miss a new job definition, tier or a restarted exporter.
+func (s *State) zeroSeries(q, def, tier string, kind uint8) {
+	k := seriesKey{q, def, tier, kind}
+	if _, ok := s.zeroed[k]; ok {
+		return
+	}
+	s.zeroed[k] = struct{}{}
+	for _, st := range []batch.Status{batch.StatusSucceeded, batch.StatusFailed} {
+		s.m.finished.WithLabelValues(q, def, tier, string(st), kindNames[kind])
+	}
+	if kind == kindArrayParent {
+		return
+	}
+	for _, c := range batch.FailureClasses {
+		s.m.failures.WithLabelValues(q, def, tier, string(c))
 	}
 }
 

@@ -111,10 +111,33 @@ batchwatch_queue_max_schedulable{job_queue="q1",resource="memory"} 30802
 batchwatch_queue_max_schedulable{job_queue="q1",resource="vcpu"} 16
 # HELP batchwatch_jobs_finished_total Jobs that reached SUCCEEDED or FAILED, each counted once; array parents and children apart (kind), multi-node jobs once.
 # TYPE batchwatch_jobs_finished_total counter
+batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="single",status="FAILED",tier="small"} 0
+batchwatch_jobs_finished_total{job_definition="train",job_queue="q1",kind="single",status="SUCCEEDED",tier="large"} 0
 batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="single",status="SUCCEEDED",tier="small"} 1
 batchwatch_jobs_finished_total{job_definition="train",job_queue="q1",kind="single",status="FAILED",tier="large"} 1
 # HELP batchwatch_job_failures_total Single jobs, array children and multi-node jobs that ended FAILED, by failure class.
 # TYPE batchwatch_job_failures_total counter
+batchwatch_job_failures_total{failure_class="app_error",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="app_error",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="cancelled",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="cancelled",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="dependency",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="dependency",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="image_pull",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="image_pull",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="oom",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="other",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="other",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="resource_init",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="resource_init",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="spot_reclaimed",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="spot_reclaimed",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="state_time_limit",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="state_time_limit",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="terminated",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="terminated",job_definition="train",job_queue="q1",tier="large"} 0
+batchwatch_job_failures_total{failure_class="timeout",job_definition="build",job_queue="q1",tier="small"} 0
+batchwatch_job_failures_total{failure_class="timeout",job_definition="train",job_queue="q1",tier="large"} 0
 batchwatch_job_failures_total{failure_class="oom",job_definition="train",job_queue="q1",tier="large"} 1
 # HELP batchwatch_job_failures_by_exit_code_total Jobs that ended FAILED, by the class of their last exit code (none when there is none).
 # TYPE batchwatch_job_failures_by_exit_code_total counter
@@ -333,6 +356,9 @@ func TestArrayAndMultiNodeJobs(t *testing.T) {
 	want := `
 # HELP batchwatch_jobs_finished_total Jobs that reached SUCCEEDED or FAILED, each counted once; array parents and children apart (kind), multi-node jobs once.
 # TYPE batchwatch_jobs_finished_total counter
+batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="array_child",status="FAILED",tier=""} 0
+batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="array_parent",status="FAILED",tier=""} 0
+batchwatch_jobs_finished_total{job_definition="mpi",job_queue="q1",kind="multinode",status="SUCCEEDED",tier=""} 0
 batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="array_child",status="SUCCEEDED",tier=""} 3
 batchwatch_jobs_finished_total{job_definition="build",job_queue="q1",kind="array_parent",status="SUCCEEDED",tier=""} 1
 batchwatch_jobs_finished_total{job_definition="mpi",job_queue="q1",kind="multinode",status="FAILED",tier=""} 1
