@@ -55,6 +55,7 @@ type Exporter struct {
 	upBy map[string]bool
 
 	awsUp          prometheus.Gauge
+	awsCallUp      *prometheus.GaugeVec
 	lastResync     prometheus.Gauge
 	resyncDuration prometheus.Gauge
 	resyncTotal    *prometheus.CounterVec
@@ -113,6 +114,7 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 	f := promauto.With(reg)
 	x.awsUp = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "aws_up",
 		Help: "1 when the latest AWS calls of every kind (resync, capacity, SQS, Cost Explorer) succeeded; 0 means the exporter serves stale data (see the timestamps)."})
+	x.awsCallUp = newAWSCallUp(f)
 	x.lastResync = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "last_resync_timestamp_seconds",
 		Help: "When the last complete resync (ListJobs of every active job) ended."})
 	x.resyncDuration = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "resync_duration_seconds",
@@ -167,6 +169,7 @@ func (x *Exporter) awsResult(kind string, err error) {
 	x.upMu.Lock()
 	defer x.upMu.Unlock()
 	x.upBy[kind] = err == nil || errors.Is(err, context.Canceled)
+	x.awsCallUp.WithLabelValues(kind).Set(b2f(x.upBy[kind]))
 	up := 1.0
 	for _, ok := range x.upBy {
 		if !ok {
