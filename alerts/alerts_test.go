@@ -14,22 +14,29 @@ import (
 )
 
 const (
+	configFile       = "../deploy/alerts/config.yml"
 	rulesFile        = "../deploy/prometheus/rules/batchwatch.rules.yml"
 	alertmanagerFile = "../deploy/alertmanager/alertmanager.yml"
+	templateFile     = "../deploy/alertmanager/" + TemplateFile
 	regenerate       = "go run ./cmd/batchwatch dashboards generate"
 )
 
-// The committed files are exactly what the code renders.
+// The committed files are exactly what the code renders from the
+// committed configuration.
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	rules, err := RenderRules(DefaultConfig())
+	c, err := LoadConfig(configFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	am, err := RenderAlertmanager(DefaultReceivers())
+	rules, err := RenderRules(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string][]byte{rulesFile: rules, alertmanagerFile: am} {
+	am, err := RenderAlertmanager(c.Routing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]byte{rulesFile: rules, alertmanagerFile: am, templateFile: []byte(NotificationTemplate)} {
 		got, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatalf("read committed file: %v", err)
@@ -123,6 +130,9 @@ func TestEveryAlertTestedOnBothSides(t *testing.T) {
 	}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
+			if r.Record != "" {
+				continue
+			}
 			if !quiet[r.Alert] {
 				t.Errorf("%s: no promtool test where it must not fire", r.Alert)
 			}
@@ -155,6 +165,12 @@ func TestRulesFollowMixinConventions(t *testing.T) {
 	seen := map[string]bool{}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
+			if r.Record != "" {
+				if !strings.HasPrefix(r.Record, "batchwatch:") {
+					t.Errorf("recording rule %s: not level:metric:operation with the batchwatch level", r.Record)
+				}
+				continue
+			}
 			if !camelCase.MatchString(r.Alert) {
 				t.Errorf("%s: not CamelCase with the Batchwatch prefix", r.Alert)
 			}
@@ -236,21 +252,31 @@ func isDocumented(m string, doc map[string]bool) bool {
 	return false
 }
 
-// Routing: critical pages, warning tickets, info goes nowhere, and an
-// alert without a severity still reaches the ticket receiver.
+// Routing: critical pages, warning tickets, info goes nowhere, the
+// watchdog reaches the heartbeat, and an alert without a severity still
+// reaches the ticket receiver.
 func TestAlertmanagerConfig(t *testing.T) {
 	run(t, "amtool", "check-config", "deploy/alertmanager/alertmanager.yml")
-	for _, tc := range []struct {
-		labels []string
-		want   string
-	}{
+	routes(t, "deploy/alertmanager/alertmanager.yml", []routeCase{
 		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=etl"}, ReceiverPage},
 		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=warning", "job_queue=etl"}, ReceiverTicket},
 		{[]string{"alertname=BatchwatchJobsStuckRunnable", "severity=warning"}, ReceiverTicket},
 		{[]string{"alertname=BatchwatchActualCostAboveBudget", "severity=info"}, ReceiverNull},
+		{[]string{"alertname=BatchwatchWatchdog", "severity=info"}, ReceiverHeartbeat},
+		{[]string{"alertname=BatchwatchExporterDown", "severity=critical", "job=batchwatch-exporter"}, ReceiverPage},
 		{[]string{"alertname=SomethingElse"}, ReceiverTicket},
-	} {
-		args := append([]string{"config", "routes", "test", "--config.file=deploy/alertmanager/alertmanager.yml", "--verify.receivers=" + tc.want}, tc.labels...)
+	})
+}
+
+type routeCase struct {
+	labels []string
+	want   string
+}
+
+func routes(t *testing.T, config string, cases []routeCase) {
+	t.Helper()
+	for _, tc := range cases {
+		args := append([]string{"config", "routes", "test", "--config.file=" + config, "--verify.receivers=" + tc.want}, tc.labels...)
 		out := run(t, "amtool", args...)
 		if got := strings.TrimSpace(lastLine(out)); got != tc.want {
 			t.Errorf("%v routed to %q, want %q", tc.labels, got, tc.want)
@@ -258,9 +284,73 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 }
 
+// Teams own queues by regular expression; what no team claims, and the
+// alerts without a queue, reach the default receivers.
+func TestAlertmanagerTeams(t *testing.T) {
+	c := DefaultConfig()
+	err := ParseConfig([]byte(`
+routing:
+  teams:
+    - {name: data, queues: [etl-.*, spike], pagerduty_routing_key: abc, ticket_url: http://tickets/data}
+    - {name: ml, queues: [gpu], page_url: http://pager/ml, ticket_url: http://tickets/ml}
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := RenderAlertmanager(c.Routing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(path, am, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, TemplateFile), []byte(NotificationTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "amtool", "check-config", path)
+	routes(t, path, []routeCase{
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=etl-nightly"}, "data-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=spike"}, "data-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=spike-2"}, ReceiverPage},
+		{[]string{"alertname=BatchwatchJobsStuckRunnable", "severity=warning", "job_queue=gpu"}, "ml-ticket"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu"}, "ml-page"},
+		{[]string{"alertname=BatchwatchExporterDown", "severity=critical"}, ReceiverPage},
+		{[]string{"alertname=BatchwatchWatchdog", "severity=info", "job_queue=gpu"}, ReceiverHeartbeat},
+	})
+	if !strings.Contains(string(am), "routing_key: abc") || !strings.Contains(string(am), `batchwatch.page.text`) {
+		t.Errorf("team data pages PagerDuty with the page text:\n%s", am)
+	}
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// The committed configuration file documents the defaults: it renders
+// exactly what DefaultConfig renders.
+func TestCommittedConfigIsTheDefault(t *testing.T) {
+	c, err := LoadConfig(configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []Config{c, DefaultConfig()} {
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := RenderRules(c)
+	b, _ := RenderRules(DefaultConfig())
+	if !bytes.Equal(a, b) {
+		t.Error("deploy/alerts/config.yml renders other rules than DefaultConfig: keep it the documented defaults")
+	}
+	a, _ = RenderAlertmanager(c.Routing)
+	b, _ = RenderAlertmanager(DefaultConfig().Routing)
+	if !bytes.Equal(a, b) {
+		t.Error("deploy/alerts/config.yml renders another Alertmanager configuration than DefaultConfig")
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -274,7 +364,24 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := Rules(c); err == nil {
 		t.Error("a zero budget must be rejected")
 	}
-	if _, err := RenderAlertmanager(Receivers{}); err == nil {
-		t.Error("receivers without URLs must be rejected")
+	if _, err := RenderAlertmanager(Routing{}); err == nil {
+		t.Error("routing without receivers must be rejected")
+	}
+	for doc, want := range map[string]string{
+		"failure_spike: {windw: 5m}":                                                   "field windw not found",
+		"failure_spike: {not_paging_failure_classes: [canceled]}":                      `unknown failure class "canceled"`,
+		"routing: {teams: [{name: Data, queues: [a], page_url: x, ticket_url: y}]}":    `team name "Data"`,
+		"routing: {teams: [{name: data, queues: ['(' ], page_url: x, ticket_url: y}]}": "queue",
+		"routing: {teams: [{name: data, queues: [a], ticket_url: y}]}":                 "needs queues, a page_url",
+		"failure_spike: {window: 0s}":                                                  "failure_spike window must be positive",
+	} {
+		c := DefaultConfig()
+		err := ParseConfig([]byte(doc), &c)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", doc, err, want)
+		}
+	}
+	if _, err := LoadConfig("testdata/missing.yml"); err == nil || !strings.Contains(err.Error(), "read alerts config") {
+		t.Errorf("a missing file: %v", err)
 	}
 }

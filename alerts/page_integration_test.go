@@ -24,15 +24,28 @@ import (
 func startAlertmanager(t *testing.T) (amURL string, hook *testenv.Webhook) {
 	t.Helper()
 	hook = testenv.StartWebhook(t)
-	cfg, err := RenderAlertmanager(Receivers{PageURL: hook.URL + "/page", TicketURL: hook.URL + "/ticket"})
+	r := DefaultConfig().Routing
+	r.Default.PageURL, r.Default.TicketURL, r.HeartbeatURL = hook.URL+"/page", hook.URL+"/ticket", hook.URL+"/heartbeat"
+	return startAlertmanagerWith(t, r), hook
+}
+
+// startAlertmanagerWith writes the routing's configuration and the
+// notification template into a folder and starts a real Alertmanager.
+func startAlertmanagerWith(t *testing.T, r Routing) string {
+	t.Helper()
+	cfg, err := RenderAlertmanager(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "alertmanager.yml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(path, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return testenv.StartAlertmanager(t, path), hook
+	if err := os.WriteFile(filepath.Join(dir, TemplateFile), []byte(NotificationTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartAlertmanager(t, path)
 }
 
 type amAlert struct {

@@ -32,9 +32,10 @@ func dashboardsCommand(app *kingpin.Application) *command {
 	out := cmd.Flag("out", "generate: directory of the dashboard JSON files.").Default("deploy/grafana/dashboards").String()
 	rulesPath := cmd.Flag("rules", "generate: Prometheus rule file to write (empty: skip).").Default("deploy/prometheus/rules/batchwatch.rules.yml").String()
 	amPath := cmd.Flag("alertmanager", "generate: Alertmanager configuration to write (empty: skip).").Default("deploy/alertmanager/alertmanager.yml").String()
-	recv := alerts.DefaultReceivers()
-	cmd.Flag("alertmanager.page-url", "generate: webhook receiving critical alerts (pages).").Default(recv.PageURL).StringVar(&recv.PageURL)
-	cmd.Flag("alertmanager.ticket-url", "generate: webhook receiving warnings (tickets).").Default(recv.TicketURL).StringVar(&recv.TicketURL)
+	alertsCfg := cmd.Flag("alerts.config", "generate: alerting configuration (thresholds, windows, selectors, teams and receivers) the rules and the Alertmanager configuration are generated from; empty: the defaults.").Default("deploy/alerts/config.yml").String()
+	var recv alerts.Team
+	cmd.Flag("alertmanager.page-url", "generate: webhook receiving the critical alerts (pages) no team claims; overrides routing.default.page_url.").StringVar(&recv.PageURL)
+	cmd.Flag("alertmanager.ticket-url", "generate: webhook receiving the warnings no team claims; overrides routing.default.ticket_url.").StringVar(&recv.TicketURL)
 	check := cmd.Flag("check", "generate: write nothing; fail when a committed file differs from what would be generated.").Bool()
 
 	promURL := cmd.Flag("prometheus.url", "verify: Prometheus to query.").Default("http://127.0.0.1:9090").String()
@@ -49,26 +50,53 @@ func dashboardsCommand(app *kingpin.Application) *command {
 		run: func(ctx context.Context, log *logrus.Logger) error {
 			l := log.WithField("component", "dashboards")
 			if *action == "generate" {
-				return generateMonitoring(l, *out, *rulesPath, *amPath, recv, *check)
+				ac, err := loadAlertsConfig(*alertsCfg, recv)
+				if err != nil {
+					return err
+				}
+				return generateMonitoring(l, *out, *rulesPath, *amPath, ac, *check)
 			}
 			return verifyDashboards(ctx, l, *promURL, chCfg, *since, *scrape, *first, *allowEmpty)
 		},
 	}
 }
 
-// generateMonitoring renders everything from the default configurations
-// and writes it, or with check compares it to what is on disk.
-func generateMonitoring(l *logrus.Entry, out, rulesPath, amPath string, recv alerts.Receivers, check bool) error {
+// loadAlertsConfig reads the alerting configuration and applies the
+// receiver flags.
+func loadAlertsConfig(path string, recv alerts.Team) (alerts.Config, error) {
+	c := alerts.DefaultConfig()
+	if path != "" {
+		var err error
+		if c, err = alerts.LoadConfig(path); err != nil {
+			return c, err
+		}
+	}
+	if recv.PageURL != "" {
+		c.Routing.Default.PageURL = recv.PageURL
+	}
+	if recv.TicketURL != "" {
+		c.Routing.Default.TicketURL = recv.TicketURL
+	}
+	return c, c.Validate()
+}
+
+// generateMonitoring renders the dashboards, and the rules, Alertmanager
+// configuration and its template from the alerting configuration, and
+// writes them, or with check compares them to what is on disk.
+func generateMonitoring(l *logrus.Entry, out, rulesPath, amPath string, ac alerts.Config, check bool) error {
 	files, err := dashboards.Generate(dashboards.DefaultConfig())
 	if err != nil {
 		return err
 	}
 	others := map[string]func() ([]byte, error){}
 	if rulesPath != "" {
-		others[rulesPath] = func() ([]byte, error) { return alerts.RenderRules(alerts.DefaultConfig()) }
+		others[rulesPath] = func() ([]byte, error) { return alerts.RenderRules(ac) }
 	}
 	if amPath != "" {
-		others[amPath] = func() ([]byte, error) { return alerts.RenderAlertmanager(recv) }
+		others[amPath] = func() ([]byte, error) { return alerts.RenderAlertmanager(ac.Routing) }
+		others[filepath.Join(filepath.Dir(amPath), alerts.TemplateFile)] = func() ([]byte, error) {
+			return []byte(alerts.NotificationTemplate), nil
+		}
 	}
 	if check {
 		diffs, err := dashboards.Diff(out, files)
