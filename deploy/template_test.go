@@ -391,7 +391,7 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 		"ingest": {"batch:DescribeJobQueues", "batch:DescribeJobs", "batch:ListJobs",
 			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"exporter": {"batch:DescribeComputeEnvironments", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
-			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"submitter": {"batch:DescribeJobs", "batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
 			"s3:PutObject", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 	}

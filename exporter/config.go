@@ -54,6 +54,13 @@ type Config struct {
 	SQSReceivers int
 	// SQSWaitTime is the long-poll wait (at most 20 s).
 	SQSWaitTime time.Duration
+	// SQSAttributesQueues and SQSAttributesDeadLetterQueues are SQS queues
+	// of the pipeline (ingest's, the exporter's, and their dead-letter
+	// queues) whose message counts are read every SQSAttributesInterval;
+	// SQSQueueURL is read too when any is set.
+	SQSAttributesQueues           []string
+	SQSAttributesDeadLetterQueues []string
+	SQSAttributesInterval         time.Duration
 
 	// TierTag and TierParameter name where a job's size tier comes from
 	// (the tag wins when both are set and the job has it).
@@ -88,6 +95,9 @@ func AddFlags(fg web.FlagGroup) (*Config, *string) {
 	fg.Flag("exporter.sqs-queue-url", "The exporter's own SQS queue of AWS Batch events (a second target of the EventBridge rule, or an SNS subscription). Without it the gauges are only updated at resyncs and the job histograms and counters stay empty.").StringVar(&c.SQSQueueURL)
 	fg.Flag("exporter.sqs-receivers", "Concurrent long-polling SQS receivers.").Default("4").IntVar(&c.SQSReceivers)
 	fg.Flag("exporter.sqs-wait-time", "SQS long-poll wait (at most 20s).").Default("20s").DurationVar(&c.SQSWaitTime)
+	fg.Flag("exporter.sqs-attributes-queue", "SQS queue URL of the pipeline (ingest's) whose visible and in-flight message counts are exported (GetQueueAttributes); repeated or comma-separated. The exporter's own --exporter.sqs-queue-url is added when any is set.").StringsVar(&c.SQSAttributesQueues)
+	fg.Flag("exporter.sqs-attributes-dead-letter-queue", "Dead-letter queue URL of ingest's or the exporter's queue, exported the same way (alerts fire on any message); repeated or comma-separated.").StringsVar(&c.SQSAttributesDeadLetterQueues)
+	fg.Flag("exporter.sqs-attributes-interval", "Read the SQS queues' attributes this often (one GetQueueAttributes per queue).").Default("1m").DurationVar(&c.SQSAttributesInterval)
 	fg.Flag("exporter.tier-tag", "Job tag holding the size tier (label tier; empty when the job has none).").StringVar(&c.TierTag)
 	fg.Flag("exporter.tier-parameter", "Job parameter holding the size tier, when the tag is not set.").StringVar(&c.TierParameter)
 	fg.Flag("exporter.cost-tags", "Cost-allocation tag keys (comma-separated, at most 2): labels tag_<key> on the cost metrics and Cost Explorer's group-by.").StringsVar(&c.CostTags)
@@ -102,6 +112,16 @@ func AddFlags(fg web.FlagGroup) (*Config, *string) {
 func (c *Config) Prepare(file *FileConfig) error {
 	c.Queues = splitList(c.Queues)
 	c.CostTags = splitList(c.CostTags)
+	c.SQSAttributesQueues = splitList(c.SQSAttributesQueues)
+	c.SQSAttributesDeadLetterQueues = splitList(c.SQSAttributesDeadLetterQueues)
+	if len(c.SQSAttributesQueues)+len(c.SQSAttributesDeadLetterQueues) > 0 {
+		if c.SQSQueueURL != "" {
+			c.SQSAttributesQueues = append(c.SQSAttributesQueues, c.SQSQueueURL)
+		}
+		if c.SQSAttributesInterval <= 0 {
+			return errors.New("--exporter.sqs-attributes-interval must be positive")
+		}
+	}
 	if file == nil {
 		file = &FileConfig{}
 	}

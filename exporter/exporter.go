@@ -20,6 +20,8 @@ type Deps struct {
 	SQS SQSAPI
 	// CostExplorer is needed when Config.CostRefreshInterval > 0.
 	CostExplorer CostExplorerAPI
+	// QueueAttributes is needed when SQS attribute queues are configured.
+	QueueAttributes QueueAttributesAPI
 	Registry     prometheus.Registerer
 	Logger       *logrus.Entry
 	Now          func() time.Time
@@ -42,6 +44,7 @@ type Exporter struct {
 	types *instanceTable
 	rs    *resyncer
 	cost  *costCache
+	sqsQ  *sqsQueues
 
 	capMu   sync.Mutex
 	capSnap *CapacitySnapshot
@@ -142,6 +145,11 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		x.costRefreshErr = f.NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
 			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
 		collectors["cost"] = newCostCollector(x.cost, tagLabels)
+	}
+	if x.sqsQ, err = newSQSQueues(deps.QueueAttributes, cfg.SQSAttributesQueues, cfg.SQSAttributesDeadLetterQueues, cfg.SQSAttributesInterval, deps.Now, deps.Logger, x.awsResult); err != nil {
+		return nil, err
+	} else if x.sqsQ != nil {
+		collectors["sqs"] = x.sqsQ
 	}
 	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
 		return nil, err
@@ -303,6 +311,9 @@ func (x *Exporter) Run(ctx context.Context) error {
 	})
 	if x.cost != nil {
 		spawn(func() { x.costLoop(ctx) })
+	}
+	if x.sqsQ != nil {
+		spawn(func() { x.sqsQ.loop(ctx) })
 	}
 	spawn(func() {
 		t := time.NewTicker(time.Second)

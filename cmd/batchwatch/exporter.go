@@ -50,6 +50,9 @@ func exporterCommand(app *kingpin.Application) *command {
 			burst := int(math.Max(1, math.Ceil(cfg.BatchAPIRate)))
 			batchClient := awsCfg.Batch(awsConf, awsclient.Options{Metrics: awsMetrics, Limiter: rate.NewLimiter(rate.Limit(cfg.BatchAPIRate), burst)})
 			deps := exporter.Deps{Batch: batchClient, Registry: reg, Logger: l}
+			if len(cfg.SQSAttributesQueues)+len(cfg.SQSAttributesDeadLetterQueues) > 0 {
+				deps.QueueAttributes = awsCfg.SQS(awsConf, awsclient.Options{Metrics: awsMetrics})
+			}
 			if cfg.SQSQueueURL != "" {
 				deps.SQS = awsCfg.SQS(awsConf, awsclient.Options{Metrics: awsMetrics})
 			}
