@@ -22,9 +22,9 @@ type Deps struct {
 	CostExplorer CostExplorerAPI
 	// QueueAttributes is needed when SQS attribute queues are configured.
 	QueueAttributes QueueAttributesAPI
-	Registry     prometheus.Registerer
-	Logger       *logrus.Entry
-	Now          func() time.Time
+	Registry        prometheus.Registerer
+	Logger          *logrus.Entry
+	Now             func() time.Time
 	// OnReady is called once, after the first complete resync.
 	OnReady func()
 }
