@@ -20,13 +20,14 @@ type Deps struct {
 	SQS SQSAPI
 	// CostExplorer is needed when Config.CostRefreshInterval > 0.
 	CostExplorer CostExplorerAPI
-	// QueueAttributes is needed when SQS attribute queues are configured.
-	QueueAttributes QueueAttributesAPI
-	Registry        prometheus.Registerer
-	Logger          *logrus.Entry
-	Now             func() time.Time
+	Registry     prometheus.Registerer
+	Logger       *logrus.Entry
+	Now          func() time.Time
 	// OnReady is called once, after the first complete resync.
 	OnReady func()
+
+	// QueueAttributes is needed when SQS attribute queues are configured.
+	QueueAttributes QueueAttributesAPI
 }
 
 // Exporter is the list-then-watch Prometheus exporter of AWS Batch: a
