@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -252,6 +253,10 @@ type Stack struct {
 	Speed               float64
 	Sims, Exporters     []*Process
 	Ingests             []*Process
+	// exporterArgs and awsEnv start an exporter again (RestartExporter).
+	exporterArgs [][]string
+	awsEnv       []string
+	t            testing.TB
 	// SimURLs are the simulators' endpoints, one per scenario.
 	SimURLs []string
 }
@@ -286,7 +291,7 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 	if o.Speed <= 0 {
 		o.Speed = 60
 	}
-	st := &Stack{Binary: bin, Speed: o.Speed}
+	st := &Stack{Binary: bin, Speed: o.Speed, t: t}
 	if !o.NoIngest {
 		st.ClickHouse = ClickHouseConfig(t)
 	}
@@ -308,7 +313,7 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 		account := scenarioAccount(t, name)
 
 		expAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-		exp := StartProcess(t, "exporter-"+name, awsEnv, bin, append([]string{"exporter",
+		expArgs := append([]string{"exporter",
 			"--aws.endpoint-url", simURL, "--aws.region", "us-east-1", "--web.listen-address", expAddr,
 			"--exporter.sqs-queue-url", simURL + "/" + account + "/batchwatch-exporter",
 			"--exporter.sqs-wait-time", "1s",
@@ -316,8 +321,9 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 			"--exporter.batch-api-rate", "20",
 			"--exporter.tier-tag", "tier", "--exporter.cost-tags", "team,product",
 			"--exporter.cost-refresh-interval", "20s", "--exporter.cost-daily-calls", "10000",
-		}, o.ExporterArgs...)...)
-		st.Exporters = append(st.Exporters, exp)
+		}, o.ExporterArgs...)
+		exp := StartProcess(t, "exporter-"+name, awsEnv, bin, expArgs...)
+		st.Exporters, st.exporterArgs = append(st.Exporters, exp), append(st.exporterArgs, expArgs)
 		exporterTargets = append(exporterTargets, expAddr)
 
 		if !o.NoIngest {
@@ -333,8 +339,27 @@ func StartStack(t testing.TB, o StackOptions) *Stack {
 		}
 		WaitFor(t, 60*time.Second, "exporter "+name+" answering", HTTPOK("http://"+expAddr+"/metrics"), exp)
 	}
+	st.awsEnv = awsEnv
 	st.PrometheusURL = StartPrometheus(t, prometheusConfig(o, exporterTargets, ingestTargets, simTargets))
 	return st
+}
+
+// RestartExporter stops the i-th exporter (SIGTERM) and starts it again
+// with the same flags on the same address, as a deployment or a crash
+// does: its counters start again from 0.
+func (s *Stack) RestartExporter(i int) *Process {
+	s.t.Helper()
+	s.Exporters[i].Stop()
+	p := StartProcess(s.t, s.Exporters[i].Name+"-restarted", s.awsEnv, s.Binary, s.exporterArgs[i]...)
+	addr := ""
+	for j, a := range s.exporterArgs[i] {
+		if a == "--web.listen-address" {
+			addr = s.exporterArgs[i][j+1]
+		}
+	}
+	WaitFor(s.t, 60*time.Second, "exporter restarted", HTTPOK("http://"+addr+"/metrics"), p)
+	s.Exporters[i] = p
+	return p
 }
 
 // prometheusConfig scrapes every process every second (tests must not
@@ -419,6 +444,7 @@ type Webhook struct {
 	URL string
 	mu  sync.Mutex
 	got map[string][]WebhookMessage
+	raw map[string][][]byte
 	srv *http.Server
 }
 
@@ -441,16 +467,25 @@ func StartWebhook(t testing.TB) *Webhook {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Webhook{URL: "http://" + ln.Addr().String(), got: map[string][]WebhookMessage{}}
+	w := &Webhook{URL: "http://" + ln.Addr().String(), got: map[string][]WebhookMessage{}, raw: map[string][][]byte{}}
 	w.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
 		var m WebhookMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		if err == nil {
+			err = json.Unmarshal(body, &m)
+		}
+		if err != nil {
 			http.Error(rw, err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.mu.Lock()
 		w.got[r.URL.Path] = append(w.got[r.URL.Path], m)
+		w.raw[r.URL.Path] = append(w.raw[r.URL.Path], body)
 		w.mu.Unlock()
+		// PagerDuty's Events API answers 202 with a JSON status.
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusAccepted)
+		_, _ = rw.Write([]byte(`{"status":"success","message":"Event processed"}`))
 	})}
 	go func() { _ = w.srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -459,6 +494,14 @@ func StartWebhook(t testing.TB) *Webhook {
 		_ = w.srv.Shutdown(ctx)
 	})
 	return w
+}
+
+// Raw returns the bodies that arrived at path so far (for payloads other
+// than Alertmanager's webhook, e.g. PagerDuty's Events API v2).
+func (w *Webhook) Raw(path string) [][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([][]byte(nil), w.raw[path]...)
 }
 
 // Messages returns what arrived at path so far.
