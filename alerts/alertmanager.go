@@ -158,6 +158,7 @@ type amPagerDuty struct {
 	URL          string            `yaml:"url"`
 	RoutingKey   string            `yaml:"routing_key"`
 	SendResolved bool              `yaml:"send_resolved"`
+	Severity     string            `yaml:"severity"`
 	Description  string            `yaml:"description"`
 	Details      map[string]string `yaml:"details"`
 	Links        []amLink          `yaml:"links"`
@@ -245,7 +246,7 @@ func teamReceivers(r Routing, t Team, prefix string) []amReceiver {
 	}
 	if t.PagerDutyRoutingKey != "" {
 		page.PagerDutyConfigs = []amPagerDuty{{
-			URL: r.PagerDutyURL, RoutingKey: t.PagerDutyRoutingKey, SendResolved: true,
+			URL: r.PagerDutyURL, RoutingKey: t.PagerDutyRoutingKey, SendResolved: true, Severity: "critical",
 			Description: `{{ template "batchwatch.page.title" . }}`,
 			Details:     map[string]string{"text": `{{ template "batchwatch.page.text" . }}`},
 			Links:       []amLink{{Href: `{{ template "batchwatch.page.link" . }}`, Text: "Job history"}},

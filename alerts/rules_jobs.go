@@ -67,7 +67,7 @@ func (c Config) failureSpike(severity string, l SpikeLevel, perDefinition bool) 
 		failed, num(l.MinFailures), by, failed, failed, succeeded, failed, num(l.Ratio))
 	r := c.alert("BatchwatchJobFailureSpike", severity, l.For, expr,
 		"Many jobs of a job queue fail.",
-		fmt.Sprintf(`{{ $value | printf "%%.0f" }} jobs of %s failed over the last %s, more than %s of those that finished (thresholds: %s of the jobs and at least %s failures; %s not counted).`,
+		fmt.Sprintf(`About {{ $value | printf "%%.0f" }} jobs of %s failed over the last %s (increase() extrapolates to the window), more than %s of those that finished (thresholds: %s of the jobs and at least %s failures; %s not counted).`,
 			what, fs.Window, pct(l.Ratio), pct(l.Ratio), num(l.MinFailures), notCounted(fs.NotPaging)))
 	r.KeepFiringFor = fs.KeepFiringFor
 	// Two rules of one name and severity: a static label tells them apart.

@@ -25,7 +25,6 @@ Runbook: {{ .Annotations.runbook_url }}
 {{- end }}
 
 {{ define "batchwatch.page.text" -}}
-{{ template "batchwatch.page.title" . }}
 {{ range .Alerts.Firing }}
 {{ template "batchwatch.page.alert" . }}
 {{ end }}

@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scripts/install.sh go clickhouse
+scripts/install.sh go clickhouse prometheus
 export PATH="/usr/local/go/bin:$PATH"
 run=$root/.run/demo
 mkdir -p "$run"
@@ -46,6 +46,35 @@ fi
 export AWS_ENDPOINT_URL=$sim AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
 
+# start_alerting generates the rules and the Alertmanager configuration from
+# deploy/alerts/demo.yml (deploy/alerts/config.yml's defaults, windows
+# shortened) and starts the pager stand-in, Alertmanager and Prometheus.
+start_alerting() {
+  local am
+  am=$(command -v prometheus-alertmanager || command -v alertmanager)
+  rm -rf "$run/alerting" && mkdir -p "$run/alerting/am"
+  "$bw" dashboards generate --alerts.config deploy/alerts/demo.yml --out "$run/alerting/dashboards" \
+    --rules "$run/alerting/rules.yml" --alertmanager "$run/alerting/am/alertmanager.yml" --log.level warn
+  cat >"$run/alerting/prometheus.yml" <<EOF3
+global: {scrape_interval: 2s, evaluation_interval: 2s}
+rule_files: [$run/alerting/rules.yml]
+alerting: {alertmanagers: [{static_configs: [{targets: ["127.0.0.1:19093"]}]}]}
+scrape_configs:
+  - {job_name: batchwatch-exporter, static_configs: [{targets: ["127.0.0.1:9847"]}]}
+  - {job_name: batchwatch-ingest, static_configs: [{targets: ["127.0.0.1:9848"]}]}
+EOF3
+  "$bw" pager --listen 127.0.0.1:5001 --log.level warn >"$run/pager.log" 2>&1 &
+  pids+=($!)
+  "$am" --config.file="$run/alerting/am/alertmanager.yml" --storage.path="$run/alerting/am/data" \
+    --web.listen-address=127.0.0.1:19093 --cluster.listen-address= >"$run/alertmanager.log" 2>&1 &
+  pids+=($!)
+  prometheus --config.file="$run/alerting/prometheus.yml" --storage.tsdb.path="$run/alerting/prometheus-data" \
+    --web.listen-address=127.0.0.1:19090 --rules.alert.resend-delay=2s >"$run/prometheus.log" 2>&1 &
+  pids+=($!)
+  wait_http http://127.0.0.1:19093/-/ready 30
+  wait_http http://127.0.0.1:19090/-/ready 30
+}
+
 wait_http() { # url seconds
   for ((i = 0; i < $2 * 10; i++)); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "no answer from $1" >&2; return 1
@@ -65,10 +94,14 @@ wait_http http://127.0.0.1:9848/-/ready 60
 
 say "batchwatch exporter (list-then-watch, :9847)"
 "$bw" exporter --exporter.sqs-queue-url "$sim/123456789012/batchwatch-exporter" --exporter.resync-interval 1m \
+  --exporter.sqs-attributes-queue "$sim/123456789012/batchwatch-ingest" --exporter.sqs-attributes-interval 10s \
   --exporter.tier-tag tier --exporter.cost-tags product,tier --exporter.cost-refresh-interval 2m \
   --web.listen-address 127.0.0.1:9847 --log.level warn >"$run/exporter.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:9847/-/ready 60
+
+say "alerting: Prometheus (:19090) with the rules and Alertmanager (:19093) with the routing of deploy/alerts/demo.yml, batchwatch pager (:5001)"
+start_alerting
 
 say "batchwatch submit: 1,000 model builds, sized into tiers, as array jobs"
 runid=demo-$(date -u +%Y%m%dT%H%M%S)
@@ -113,8 +146,26 @@ say "exporter: queue depth, finished jobs and estimated cost (Prometheus metrics
 curl -fsS http://127.0.0.1:9847/metrics | grep -E '^batchwatch_(queue_jobs\{.*status="(RUNNABLE|RUNNING|SUCCEEDED|FAILED)"|jobs_finished_total|job_estimated_cost_usd_total)' | grep -v ' 0$' | sort | head -40
 say "ingest: its own metrics"
 curl -fsS http://127.0.0.1:9848/metrics | grep -E '^batchwatch_ingest_(messages_received_total|events_inserted_total|duplicates_total|quarantined_total)'
+say "the page: a bad release of model-export fails every job of queue zd-low"
+curl -fsS -X POST "$sim/v1/submitjob" -H 'Content-Type: application/json' \
+  -d '{"jobName":"model-export-2026-12-rc1","jobQueue":"zd-low","jobDefinition":"model-export","arrayProperties":{"size":60},"tags":{"team":"ml"}}' >/dev/null
+echo "  60 jobs submitted; waiting for Prometheus to fire BatchwatchJobFailureSpike and Alertmanager to page"
+for ((i = 0; i < 180; i++)); do
+  grep -q '=== PAGE' "$run/pager.log" && break
+  sleep 1
+done
+if grep -q '=== PAGE' "$run/pager.log"; then
+  sleep 2 # the webhook copy of the same page
+  echo
+  cat "$run/pager.log"
+else
+  echo "no page within 3 minutes; see $run/prometheus.log, $run/alertmanager.log and http://127.0.0.1:19090/alerts" >&2
+  exit 1
+fi
+
 cat <<EOF2
 
 Done. Explore the job history with SQL (docs/sql.md):  clickhouse-client -d $db
-Logs are in $run. Set DEMO_KEEP=1 to keep the stack running after the demo.
+Logs are in $run. Set DEMO_KEEP=1 to keep the stack running after the demo:
+Prometheus http://127.0.0.1:19090/alerts, Alertmanager http://127.0.0.1:19093.
 EOF2
