@@ -95,6 +95,17 @@ func newSQSQueues(api QueueAttributesAPI, sources, deadLetters []string, interva
 	return q, nil
 }
 
+// watchSQSQueues adds the collector of the configured SQS queues, if any.
+func (x *Exporter) watchSQSQueues(deps Deps, collectors map[string]Collector) error {
+	q, err := newSQSQueues(deps.QueueAttributes, x.cfg.SQSAttributesQueues, x.cfg.SQSAttributesDeadLetterQueues,
+		x.cfg.SQSAttributesInterval, deps.Now, deps.Logger, x.awsResult)
+	if err != nil || q == nil {
+		return err
+	}
+	x.sqsQ, collectors["sqs"] = q, q
+	return nil
+}
+
 var countAttributes = []types.QueueAttributeName{
 	types.QueueAttributeNameApproximateNumberOfMessages,
 	types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,

@@ -147,10 +147,8 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
 		collectors["cost"] = newCostCollector(x.cost, tagLabels)
 	}
-	if x.sqsQ, err = newSQSQueues(deps.QueueAttributes, cfg.SQSAttributesQueues, cfg.SQSAttributesDeadLetterQueues, cfg.SQSAttributesInterval, deps.Now, deps.Logger, x.awsResult); err != nil {
+	if err := x.watchSQSQueues(deps, collectors); err != nil {
 		return nil, err
-	} else if x.sqsQ != nil {
-		collectors["sqs"] = x.sqsQ
 	}
 	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
 		return nil, err
