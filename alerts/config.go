@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -226,6 +227,11 @@ func (c Config) Validate() error {
 	}
 	if c.ExporterSelector == "" || c.IngestSelector == "" {
 		return errors.New("alerts config: exporter and ingest selectors are required")
+	}
+	for _, sel := range []string{c.ExporterSelector, c.IngestSelector} {
+		if strings.ContainsAny(sel, "{}") || strings.Contains(sel, "=~") || strings.Contains(sel, "!") {
+			return fmt.Errorf("alerts config: selector %q: equality matchers without braces only (BatchwatchExporterDown's absent() takes its labels from them)", sel)
+		}
 	}
 	if c.Dashboard.GrafanaURL == "" || c.Dashboard.HistoryUID == "" {
 		return errors.New("alerts config: dashboard grafana_url and history_uid are required")
