@@ -35,8 +35,12 @@ func blockedMessage(code, instanceType string) string {
 }
 
 // lookahead bounds how many unplaceable jobs one placement pass examines
-// per priority level, so 100,000 RUNNABLE jobs cost little when capacity is
-// exhausted.
+// per priority level and set of compute environments, so 100,000 RUNNABLE
+// jobs cost little when capacity is exhausted. Queues of one priority that
+// share their compute environments share the bound (they compete for the
+// same capacity); a queue on other compute environments has its own, so a
+// backlogged queue never keeps it from capacity it does not use (AWS
+// schedules each compute environment's capacity on its own).
 const lookahead = 64
 
 // submitReq is a validated SubmitJob request (from the API or the workload).
@@ -356,10 +360,11 @@ func (s *Sim) dispatch() {
 }
 
 type cursor struct {
-	q    *queue
-	i    int
-	head bool
-	done bool
+	q     *queue
+	i     int
+	group int // index into Sim.budgets: failures left for its compute environments
+	head  bool
+	done  bool
 }
 
 func (s *Sim) dispatchLevel(qs []*queue) {
@@ -369,11 +374,10 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 			continue
 		}
 		q.runq.compact()
-		curs = append(curs, cursor{q: q, i: q.runq.head, head: true})
+		curs = append(curs, cursor{q: q, i: q.runq.head, head: true, group: s.budgetGroup(curs, q)})
 	}
 	s.cursors = curs
-	failures := 0
-	for failures < lookahead {
+	for {
 		best := -1
 		var bj *job
 		for k := range curs {
@@ -402,7 +406,13 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 		if res == placed {
 			continue
 		}
-		failures++
+		if s.budgets[c.group]--; s.budgets[c.group] <= 0 {
+			for k := range curs {
+				if curs[k].group == c.group {
+					curs[k].done = true
+				}
+			}
+		}
 		if c.head {
 			switch res {
 			case resJobRequirement:
@@ -423,6 +433,22 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 		}
 		c.head = false
 	}
+}
+
+// budgetGroup returns the lookahead budget of q's compute environments:
+// shared with an earlier cursor of the level whose queue has the same ones,
+// else a new one.
+func (s *Sim) budgetGroup(curs []cursor, q *queue) int {
+	if len(curs) == 0 {
+		s.budgets = s.budgets[:0]
+	}
+	for _, c := range curs {
+		if slices.Equal(c.q.ces, q.ces) {
+			return c.group
+		}
+	}
+	s.budgets = append(s.budgets, lookahead)
+	return len(s.budgets) - 1
 }
 
 // block marks the job at the head of its queue as blocking it and emits

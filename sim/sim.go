@@ -103,6 +103,7 @@ type Sim struct {
 	wake         chan struct{}
 	memo         map[memoKey]memoVal
 	cursors      []cursor
+	budgets      []int
 }
 
 // New builds a simulator from cfg: it creates the scenario's compute
