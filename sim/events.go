@@ -58,7 +58,7 @@ func (s *Sim) detail(j *job) *jobDetail {
 				ExitCode:             a.exitCode,
 				Reason:               a.reason,
 				LogStreamName:        a.logStream,
-				NetworkInterfaces:    []empty{},
+				NetworkInterfaces:    a.networkInterfaces(),
 			},
 			StartedAt:    a.startedAt,
 			StoppedAt:    a.stoppedAt,
@@ -90,8 +90,12 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		Environment:       props.Environment,
 		MountPoints:       []empty{},
 		Ulimits:           []empty{},
-		NetworkInterfaces: []empty{},
-		Secrets:           []empty{},
+		NetworkInterfaces: []networkInterface{},
+		Secrets:           props.Secrets,
+
+		LogConfiguration:             props.LogConfiguration,
+		NetworkConfiguration:         props.NetworkConfiguration,
+		FargatePlatformConfiguration: props.FargatePlatformConfiguration,
 	}
 	if j.command != nil {
 		c.Command = j.command
@@ -129,8 +133,18 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		c.LogStreamName = a.logStream
 		c.ExitCode = a.exitCode
 		c.Reason = a.reason
+		c.NetworkInterfaces = a.networkInterfaces()
 	}
 	return c
+}
+
+// networkInterfaces is what AWS reports for the attempt's task: the
+// elastic network interface of a Fargate task, nothing on EC2.
+func (a *attempt) networkInterfaces() []networkInterface {
+	if a.eniAttachment == "" {
+		return []networkInterface{}
+	}
+	return []networkInterface{{AttachmentID: a.eniAttachment, PrivateIpv4Address: a.privateIP}}
 }
 
 // emitState emits the job's state change event.

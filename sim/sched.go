@@ -134,6 +134,11 @@ func (s *Sim) newJob(r submitReq, parent *job, index int) *job {
 		command: r.command, env: r.env, retry: r.retry, behavior: r.def.behavior,
 		platform: r.def.detail.PlatformCapabilities,
 	}
+	if r.q.schedulingPolicyArn != "" && j.schedPrio == nil {
+		// A fair-share job always reports its priority (0 unless the
+		// definition or the submission sets one).
+		j.schedPrio = ptr(int32(0))
+	}
 	j.propagateTags = r.def.detail.PropagateTags
 	if r.propagateTags != nil {
 		j.propagateTags = *r.propagateTags
@@ -760,6 +765,8 @@ func (s *Sim) starting(j *job) {
 		a.instanceType = "FARGATE"
 		a.spot = ce.spot
 		a.ce = ce.name
+		a.eniAttachment = s.rng.uuid()
+		a.privateIP = fmt.Sprintf("10.0.%d.%d", s.rng.intn(256), 1+s.rng.intn(254))
 	}
 	j.cur = a
 	j.statusReason = ""
@@ -779,7 +786,7 @@ func (s *Sim) starting(j *job) {
 func (s *Sim) running(j *job) {
 	a := j.cur
 	a.startedAt = s.cur
-	a.logStream = j.def.name + "/default/" + a.taskID
+	a.logStream = j.def.logStreamPrefix() + "/default/" + a.taskID
 	j.startedAt = s.cur
 	if p := j.parent; p != nil && p.startedAt == 0 {
 		p.startedAt = s.cur

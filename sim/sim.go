@@ -498,6 +498,9 @@ func (s *Sim) buildEnvironment() error {
 				ces = append(ces, s.ces[c])
 			}
 			q := s.addQueue(name, spec.Priority, spec.State, ces, spec.Tags, spec.JobStateTimeLimitActions)
+			if spec.SchedulingPolicy != "" {
+				q.schedulingPolicyArn = s.arn.schedulingPolicy(spec.SchedulingPolicy)
+			}
 			q.createdBySpec = true
 			q.group = spec.Name
 			s.groups[spec.Name] = append(s.groups[spec.Name], q)
@@ -505,7 +508,7 @@ func (s *Sim) buildEnvironment() error {
 	}
 	for i := range s.sc.JobDefinitions {
 		spec := &s.sc.JobDefinitions[i]
-		in := specToRegister(spec)
+		in := specToRegister(spec, s.sc.Account)
 		if _, err := s.registerDef(in); err != nil {
 			return fmt.Errorf("job definition %s: %w", spec.Name, err)
 		}
