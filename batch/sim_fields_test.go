@@ -22,21 +22,15 @@ func TestParsesSimulatedFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	s, err := sim.New(sim.Config{Scenario: sc, Seed: 3, Out: &out, ExitWhenDone: true,
-		Now: func() time.Time { return time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.Run(ctx); err != nil {
+	out, err := sim.Events(ctx, sc, 3, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
+	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	p := NewParser()
-	lines := bufio.NewScanner(&out)
+	lines := bufio.NewScanner(bytes.NewReader(out))
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
 	for lines.Scan() {
 		body := lines.Bytes()

@@ -382,13 +382,7 @@ func specContainer(spec *JobDefinitionSpec, account string) *containerProperties
 	if spec.LegacyResources {
 		cp.Vcpus, cp.Memory = ptr(int32(spec.VCPUs)), ptr(int32(spec.MemoryMiB))
 	} else {
-		cp.ResourceRequirements = []resourceRequirement{
-			{Value: strconv.FormatFloat(spec.VCPUs, 'f', -1, 64), Type: "VCPU"},
-			{Value: strconv.Itoa(spec.MemoryMiB), Type: "MEMORY"},
-		}
-		if spec.GPUs > 0 {
-			cp.ResourceRequirements = append(cp.ResourceRequirements, resourceRequirement{Value: strconv.Itoa(spec.GPUs), Type: "GPU"})
-		}
+		cp.ResourceRequirements = resourceReqs(spec.VCPUs, spec.MemoryMiB, spec.GPUs)
 	}
 	for _, kv := range sortedKV(spec.Secrets) {
 		cp.Secrets = append(cp.Secrets, secret{Name: kv.Name, ValueFrom: kv.Value})
@@ -405,6 +399,19 @@ func specContainer(spec *JobDefinitionSpec, account string) *containerProperties
 		cp.NetworkConfiguration = &networkConfiguration{AssignPublicIP: spec.AssignPublicIP}
 	}
 	return cp
+}
+
+// resourceReqs is resourceRequirements as AWS writes them: VCPU, MEMORY
+// and, when there are any, GPU.
+func resourceReqs(vcpus float64, memMiB, gpus int) []resourceRequirement {
+	out := []resourceRequirement{
+		{Value: strconv.FormatFloat(vcpus, 'f', -1, 64), Type: "VCPU"},
+		{Value: strconv.Itoa(memMiB), Type: "MEMORY"},
+	}
+	if gpus > 0 {
+		out = append(out, resourceRequirement{Value: strconv.Itoa(gpus), Type: "GPU"})
+	}
+	return out
 }
 
 // sortedKV turns a map into name/value pairs sorted by name.

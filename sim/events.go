@@ -2,7 +2,6 @@ package sim
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 )
 
@@ -109,13 +108,7 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		c.Memory = ptr(int32(j.memMiB))
 		c.ResourceRequirements = []resourceRequirement{}
 	} else {
-		c.ResourceRequirements = []resourceRequirement{
-			{Value: strconv.FormatFloat(j.vcpus, 'f', -1, 64), Type: "VCPU"},
-			{Value: strconv.Itoa(j.memMiB), Type: "MEMORY"},
-		}
-		if j.gpus > 0 {
-			c.ResourceRequirements = append(c.ResourceRequirements, resourceRequirement{Value: strconv.Itoa(j.gpus), Type: "GPU"})
-		}
+		c.ResourceRequirements = resourceReqs(j.vcpus, j.memMiB, j.gpus)
 	}
 	if j.size > 0 {
 		return c

@@ -13,6 +13,7 @@
 package sim
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -303,6 +304,26 @@ func (s *Sim) wakeUp() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Events runs a scenario on virtual time (speed 0), without delivery,
+// until no job can progress, and returns every event it emitted as JSON
+// lines: the reference output tests of event consumers read.
+func Events(ctx context.Context, sc *Scenario, seed uint64, start time.Time) ([]byte, error) {
+	var out bytes.Buffer
+	s, err := New(Config{Scenario: sc, Seed: seed, Out: &out, ExitWhenDone: true, NoDelivery: true,
+		Now: func() time.Time { return start }})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if err := s.Run(ctx); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run did not finish: %w", err)
+	}
+	return out.Bytes(), nil
 }
 
 // Run drives the simulated clock: it processes scheduled transitions as
