@@ -437,95 +437,113 @@ func (fl *filler) fillDetail(v *fastjson.Value, d *wireDetail) {
 	}
 	defer fl.finishKVs(d)
 	o.Visit(func(k []byte, f *fastjson.Value) {
-		switch string(k) {
-		case "jobArn":
-			d.JobArn = fl.valStr(f)
-		case "jobName":
-			d.JobName = fl.valStr(f)
-		case "jobId":
-			d.JobID = fl.valStr(f)
-		case "jobQueue":
-			d.JobQueue = fl.valStr(f)
-		case "status":
-			d.Status = fl.valStr(f)
-		case "statusReason":
-			d.StatusReason = fl.valStr(f)
-		case "shareIdentifier":
-			d.ShareIdentifier = fl.valStr(f)
-		case "schedulingPriority":
-			if f.Type() == fastjson.TypeNumber {
-				fl.priority = valInt64(f)
-				d.SchedulingPriority = &fl.priority
-			}
-		case "createdAt":
-			d.CreatedAt = valInt64(f)
-		case "startedAt":
-			d.StartedAt = valInt64(f)
-		case "stoppedAt":
-			d.StoppedAt = valInt64(f)
-		case "retryStrategy":
-			if f.Type() == fastjson.TypeObject {
-				fl.retry = wireRetryStrategy{Attempts: int(getInt64(f, "attempts"))}
-				d.RetryStrategy = &fl.retry
-			}
-		case "dependsOn":
-			for _, dep := range valArr(f) {
-				if d.DependsOn == nil {
-					d.DependsOn = fl.deps[:0]
-				}
-				d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId")})
-			}
-			if cap(d.DependsOn) > cap(fl.deps) {
-				fl.deps = d.DependsOn[:0]
-			}
-		case "jobDefinition":
-			d.JobDefinition = fl.valStr(f)
-		case "parameters":
-			fl.params = fl.sortedStrs(fl.params, f)
-		case "tags":
-			fl.tags = fl.sortedStrs(fl.tags, f)
-		case "propagateTags":
-			d.PropagateTags = f.Type() == fastjson.TypeTrue
-		case "platformCapabilities":
-			d.PlatformCapabilities = fl.strList(f, &fl.caps)
-		case "attempts":
-			d.Attempts = fl.fillAttempts(valArr(f))
-		case "container":
-			if f.Type() == fastjson.TypeObject {
-				d.Container = fl.fillContainer(f)
-			}
-		case "nodeDetails":
-			if f.Type() == fastjson.TypeObject {
-				fl.nodeDet = wireNodeDetails{NodeIndex: fl.getIntPtr(f, "nodeIndex"), IsMainNode: getBool(f, "isMainNode")}
-				d.NodeDetails = &fl.nodeDet
-			}
-		case "nodeProperties":
-			if f.Type() == fastjson.TypeObject {
-				fl.nodeProps = wireNodeProps{NumNodes: int(getInt64(f, "numNodes")), MainNode: int(getInt64(f, "mainNode"))}
-				d.NodeProperties = &fl.nodeProps
-			}
-		case "arrayProperties":
-			if f.Type() == fastjson.TypeObject {
-				fl.array = wireArrayProps{Size: int(getInt64(f, "size")), Index: fl.getIntPtr(f, "index"), StatusSummary: fl.getIntMap(f, "statusSummary")}
-				d.ArrayProperties = &fl.array
-			}
-		case "timeout":
-			if f.Type() == fastjson.TypeObject {
-				fl.timeout = wireTimeout{AttemptDurationSeconds: getInt64(f, "attemptDurationSeconds")}
-				d.Timeout = &fl.timeout
-			}
-		case "eksProperties":
-			if f.Type() == fastjson.TypeObject {
-				d.EksProperties = fl.fillEksProps(f)
-			}
-		case "eksAttempts":
-			d.EksAttempts = fl.fillEksAttempts(valArr(f))
-		case "ecsProperties":
-			if f.Type() == fastjson.TypeObject {
-				d.EcsProperties = fl.fillEcsProps(f)
-			}
+		if !fl.fillDetailField(k, f, d) {
+			fl.fillDetailNested(k, f, d)
 		}
 	})
+}
+
+// fillDetailField fills the detail's identity, status, times, definition,
+// tags and parameters; it reports whether k was one of them.
+func (fl *filler) fillDetailField(k []byte, f *fastjson.Value, d *wireDetail) bool {
+	switch string(k) {
+	case "jobArn":
+		d.JobArn = fl.valStr(f)
+	case "jobName":
+		d.JobName = fl.valStr(f)
+	case "jobId":
+		d.JobID = fl.valStr(f)
+	case "jobQueue":
+		d.JobQueue = fl.valStr(f)
+	case "status":
+		d.Status = fl.valStr(f)
+	case "statusReason":
+		d.StatusReason = fl.valStr(f)
+	case "shareIdentifier":
+		d.ShareIdentifier = fl.valStr(f)
+	case "schedulingPriority":
+		if f.Type() == fastjson.TypeNumber {
+			fl.priority = valInt64(f)
+			d.SchedulingPriority = &fl.priority
+		}
+	case "createdAt":
+		d.CreatedAt = valInt64(f)
+	case "startedAt":
+		d.StartedAt = valInt64(f)
+	case "stoppedAt":
+		d.StoppedAt = valInt64(f)
+	case "retryStrategy":
+		if f.Type() == fastjson.TypeObject {
+			fl.retry = wireRetryStrategy{Attempts: int(getInt64(f, "attempts"))}
+			d.RetryStrategy = &fl.retry
+		}
+	case "dependsOn":
+		for _, dep := range valArr(f) {
+			if d.DependsOn == nil {
+				d.DependsOn = fl.deps[:0]
+			}
+			d.DependsOn = append(d.DependsOn, wireDependency{JobID: fl.getStr(dep, "jobId")})
+		}
+		if cap(d.DependsOn) > cap(fl.deps) {
+			fl.deps = d.DependsOn[:0]
+		}
+	case "jobDefinition":
+		d.JobDefinition = fl.valStr(f)
+	case "parameters":
+		fl.params = fl.sortedStrs(fl.params, f)
+	case "tags":
+		fl.tags = fl.sortedStrs(fl.tags, f)
+	case "propagateTags":
+		d.PropagateTags = f.Type() == fastjson.TypeTrue
+	case "platformCapabilities":
+		d.PlatformCapabilities = fl.strList(f, &fl.caps)
+	default:
+		return false
+	}
+	return true
+}
+
+// fillDetailNested fills the detail's attempts, container, array and node
+// properties, timeout and EKS/ECS properties.
+func (fl *filler) fillDetailNested(k []byte, f *fastjson.Value, d *wireDetail) {
+	switch string(k) {
+	case "attempts":
+		d.Attempts = fl.fillAttempts(valArr(f))
+	case "container":
+		if f.Type() == fastjson.TypeObject {
+			d.Container = fl.fillContainer(f)
+		}
+	case "nodeDetails":
+		if f.Type() == fastjson.TypeObject {
+			fl.nodeDet = wireNodeDetails{NodeIndex: fl.getIntPtr(f, "nodeIndex"), IsMainNode: getBool(f, "isMainNode")}
+			d.NodeDetails = &fl.nodeDet
+		}
+	case "nodeProperties":
+		if f.Type() == fastjson.TypeObject {
+			fl.nodeProps = wireNodeProps{NumNodes: int(getInt64(f, "numNodes")), MainNode: int(getInt64(f, "mainNode"))}
+			d.NodeProperties = &fl.nodeProps
+		}
+	case "arrayProperties":
+		if f.Type() == fastjson.TypeObject {
+			fl.array = wireArrayProps{Size: int(getInt64(f, "size")), Index: fl.getIntPtr(f, "index"), StatusSummary: fl.getIntMap(f, "statusSummary")}
+			d.ArrayProperties = &fl.array
+		}
+	case "timeout":
+		if f.Type() == fastjson.TypeObject {
+			fl.timeout = wireTimeout{AttemptDurationSeconds: getInt64(f, "attemptDurationSeconds")}
+			d.Timeout = &fl.timeout
+		}
+	case "eksProperties":
+		if f.Type() == fastjson.TypeObject {
+			d.EksProperties = fl.fillEksProps(f)
+		}
+	case "eksAttempts":
+		d.EksAttempts = fl.fillEksAttempts(valArr(f))
+	case "ecsProperties":
+		if f.Type() == fastjson.TypeObject {
+			d.EcsProperties = fl.fillEcsProps(f)
+		}
+	}
 }
 
 func (fl *filler) fillAttempts(arr []*fastjson.Value) []wireAttempt {

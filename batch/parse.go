@@ -313,16 +313,36 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 	}
 
 	// Platform.
-	switch {
-	case d.EksProperties != nil || len(d.EksAttempts) > 0:
-		j.Platform = PlatformEKS
-	case containsFold(d.PlatformCapabilities, "FARGATE"):
-		j.Platform = PlatformFargate
-	default:
-		j.Platform = PlatformEC2
-	}
+	j.Platform = platformOf(d)
 
 	// Array and node linkage.
+	linkage(d, j, b)
+
+	// Resources and container.
+	resources(d, j, b)
+
+	// Attempts.
+	attemptFields(d, j, b)
+
+	// Failure class from the last attempt, then the job.
+	classifyFailure(d, j)
+}
+
+// platformOf tells EKS, Fargate and EC2 jobs apart.
+func platformOf(d *wireDetail) Platform {
+	switch {
+	case d.EksProperties != nil || len(d.EksAttempts) > 0:
+		return PlatformEKS
+	case containsFold(d.PlatformCapabilities, "FARGATE"):
+		return PlatformFargate
+	default:
+		return PlatformEC2
+	}
+}
+
+// linkage sets the array parent, index and size and the multi-node
+// parent, index and node count.
+func linkage(d *wireDetail, j *Job, b *jobBlock) {
 	if ap := d.ArrayProperties; ap != nil {
 		if ap.Index != nil {
 			j.ArrayIndex = b.intPtr(*ap.Index)
@@ -358,11 +378,11 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 	if d.NodeProperties != nil {
 		j.NumNodes = d.NodeProperties.NumNodes
 	}
+}
 
-	// Resources and container.
-	resources(d, j, b)
-
-	// Attempts.
+// attemptFields sets the attempts and the job's exit code and log stream:
+// the last attempt's, else the container's or the first ECS container's.
+func attemptFields(d *wireDetail, j *Job, b *jobBlock) {
 	j.Attempts = attempts(d, b)
 	if n := len(j.Attempts); n > 0 {
 		last := j.Attempts[n-1]
@@ -389,8 +409,11 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 			}
 		}
 	}
+}
 
-	// Failure class from the last attempt, then the job.
+// classifyFailure sets the failure class of a FAILED job from the last
+// attempt's reasons, then the job's.
+func classifyFailure(d *wireDetail, j *Job) {
 	var containerReason, attemptReason string
 	if n := len(j.Attempts); n > 0 {
 		containerReason = j.Attempts[n-1].Reason
@@ -504,38 +527,18 @@ func ecsExitCode(p *wireEcsProps) *int {
 }
 
 func resources(d *wireDetail, j *Job, b *jobBlock) {
-	var vcpus, mem, gpus float64
-	var haveV, haveM, haveG bool
-	add := func(reqs []wireResourceRequirement) {
-		for _, r := range reqs {
-			v, ok := quantity(strings.TrimSpace(r.Value))
-			if !ok {
-				continue
-			}
-			switch strings.ToUpper(r.Type) {
-			case "VCPU":
-				vcpus += v
-				haveV = true
-			case "MEMORY":
-				mem += v
-				haveM = true
-			case "GPU":
-				gpus += v
-				haveG = true
-			}
-		}
-	}
+	var r resourceSum
 	switch {
 	case d.Container != nil:
 		c := d.Container
 		j.Image = c.Image
 		j.InstanceType = c.InstanceType
-		add(c.ResourceRequirements)
-		if !haveV && c.Vcpus > 0 {
-			vcpus, haveV = c.Vcpus, true
+		r.add(c.ResourceRequirements)
+		if !r.haveV && c.Vcpus > 0 {
+			r.vcpus, r.haveV = c.Vcpus, true
 		}
-		if !haveM && c.Memory > 0 {
-			mem, haveM = c.Memory, true
+		if !r.haveM && c.Memory > 0 {
+			r.mem, r.haveM = c.Memory, true
 		}
 	case d.EcsProperties != nil:
 		for _, tp := range d.EcsProperties.TaskProperties {
@@ -543,7 +546,7 @@ func resources(d *wireDetail, j *Job, b *jobBlock) {
 				if j.Image == "" {
 					j.Image = c.Image
 				}
-				add(c.ResourceRequirements)
+				r.add(c.ResourceRequirements)
 			}
 		}
 	case d.EksProperties != nil && d.EksProperties.PodProperties != nil:
@@ -551,38 +554,72 @@ func resources(d *wireDetail, j *Job, b *jobBlock) {
 			if j.Image == "" {
 				j.Image = c.Image
 			}
-			if c.Resources == nil {
-				continue
-			}
-			res := c.Resources.Limits
-			if len(res) == 0 {
-				res = c.Resources.Requests
-			}
-			if v, ok := cpuQuantity(res["cpu"]); ok {
-				vcpus += v
-				haveV = true
-			}
-			if v, ok := memoryQuantityMiB(res["memory"]); ok {
-				mem += v
-				haveM = true
-			}
-			if v, ok := cpuQuantity(res["nvidia.com/gpu"]); ok {
-				gpus += v
-				haveG = true
-			}
+			r.addEks(c.Resources)
 		}
 	}
-	if haveV {
-		b.vcpus = vcpus
+	if r.haveV {
+		b.vcpus = r.vcpus
 		j.VCPUs = &b.vcpus
 	}
-	if haveM {
-		b.memoryMiB = int64(math.Round(mem))
+	if r.haveM {
+		b.memoryMiB = int64(math.Round(r.mem))
 		j.MemoryMiB = &b.memoryMiB
 	}
-	if haveG {
-		b.gpus = int64(math.Round(gpus))
+	if r.haveG {
+		b.gpus = int64(math.Round(r.gpus))
 		j.GPUs = &b.gpus
+	}
+}
+
+// resourceSum adds up a job's vCPUs, memory (MiB) and GPUs over its
+// containers, remembering which of them any container gave.
+type resourceSum struct {
+	vcpus, mem, gpus    float64
+	haveV, haveM, haveG bool
+}
+
+// add adds ECS resourceRequirements (VCPU, MEMORY, GPU).
+func (r *resourceSum) add(reqs []wireResourceRequirement) {
+	for _, rr := range reqs {
+		v, ok := quantity(strings.TrimSpace(rr.Value))
+		if !ok {
+			continue
+		}
+		switch strings.ToUpper(rr.Type) {
+		case "VCPU":
+			r.vcpus += v
+			r.haveV = true
+		case "MEMORY":
+			r.mem += v
+			r.haveM = true
+		case "GPU":
+			r.gpus += v
+			r.haveG = true
+		}
+	}
+}
+
+// addEks adds an EKS container's limits, else its requests (Kubernetes
+// quantities: cpu in cores, memory converted to MiB).
+func (r *resourceSum) addEks(c *wireEksResources) {
+	if c == nil {
+		return
+	}
+	res := c.Limits
+	if len(res) == 0 {
+		res = c.Requests
+	}
+	if v, ok := cpuQuantity(res["cpu"]); ok {
+		r.vcpus += v
+		r.haveV = true
+	}
+	if v, ok := memoryQuantityMiB(res["memory"]); ok {
+		r.mem += v
+		r.haveM = true
+	}
+	if v, ok := cpuQuantity(res["nvidia.com/gpu"]); ok {
+		r.gpus += v
+		r.haveG = true
 	}
 }
 

@@ -84,6 +84,9 @@ func (c *costCache) callsLastDay() int {
 	return n
 }
 
+// costDay is the date format of Cost Explorer's time periods.
+const costDay = "2006-01-02"
+
 // refresh asks Cost Explorer again; on any error the previous answer stays.
 func (c *costCache) refresh(ctx context.Context) error {
 	now := c.now().UTC()
@@ -94,25 +97,15 @@ func (c *costCache) refresh(ctx context.Context) error {
 	if yesterday.Before(start) {
 		start = yesterday
 	}
-	const day = "2006-01-02"
 	in := &costexplorer.GetCostAndUsageInput{
 		Granularity: cetypes.GranularityDaily,
 		Metrics:     []string{c.metric},
-		TimePeriod:  &cetypes.DateInterval{Start: aws.String(start.Format(day)), End: aws.String(today.AddDate(0, 0, 1).Format(day))},
+		TimePeriod:  &cetypes.DateInterval{Start: aws.String(start.Format(costDay)), End: aws.String(today.AddDate(0, 0, 1).Format(costDay))},
 	}
 	for _, k := range c.tags {
 		in.GroupBy = append(in.GroupBy, cetypes.GroupDefinition{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String(k)})
 	}
-	sums := map[string]*CostRow{}
-	add := func(period string, tags []string, usd float64) {
-		key := period + "\x00" + strings.Join(tags, "\x00")
-		r := sums[key]
-		if r == nil {
-			r = &CostRow{Period: period, Tags: tags}
-			sums[key] = r
-		}
-		r.USD += usd
-	}
+	sums := costSums{}
 	for {
 		if !c.spend() {
 			return errCostBudget
@@ -122,47 +115,76 @@ func (c *costCache) refresh(ctx context.Context) error {
 			return fmt.Errorf("get cost and usage: %w", err)
 		}
 		for _, res := range out.ResultsByTime {
-			if res.TimePeriod == nil {
-				continue
-			}
-			d, err := time.Parse(day, aws.ToString(res.TimePeriod.Start))
-			if err != nil {
-				continue
-			}
-			var periods []string
-			if d.Equal(yesterday) {
-				periods = append(periods, PeriodYesterday)
-			}
-			if !d.Before(monthStart) {
-				periods = append(periods, PeriodMonthToDate)
-			}
-			if len(c.tags) == 0 {
-				usd := amount(res.Total[c.metric])
-				for _, p := range periods {
-					add(p, nil, usd)
-				}
-				continue
-			}
-			for _, g := range res.Groups {
-				tags := make([]string, len(c.tags))
-				for i := range c.tags {
-					if i < len(g.Keys) {
-						// Tag group keys read "<key>$<value>".
-						_, v, _ := strings.Cut(g.Keys[i], "$")
-						tags[i] = v
-					}
-				}
-				usd := amount(g.Metrics[c.metric])
-				for _, p := range periods {
-					add(p, tags, usd)
-				}
-			}
+			c.addResult(sums, res, yesterday, monthStart)
 		}
 		if aws.ToString(out.NextPageToken) == "" {
 			break
 		}
 		in.NextPageToken = out.NextPageToken
 	}
+	rows := sums.rows()
+	c.mu.Lock()
+	c.rows, c.refreshed = rows, c.now()
+	c.mu.Unlock()
+	return nil
+}
+
+// costSums adds up costs by period and tag values.
+type costSums map[string]*CostRow
+
+func (sums costSums) add(period string, tags []string, usd float64) {
+	key := period + "\x00" + strings.Join(tags, "\x00")
+	r := sums[key]
+	if r == nil {
+		r = &CostRow{Period: period, Tags: tags}
+		sums[key] = r
+	}
+	r.USD += usd
+}
+
+// addResult adds one day of Cost Explorer's answer to yesterday's and the
+// month's sums, per tag group when the cache groups by tags.
+func (c *costCache) addResult(sums costSums, res cetypes.ResultByTime, yesterday, monthStart time.Time) {
+	if res.TimePeriod == nil {
+		return
+	}
+	d, err := time.Parse(costDay, aws.ToString(res.TimePeriod.Start))
+	if err != nil {
+		return
+	}
+	var periods []string
+	if d.Equal(yesterday) {
+		periods = append(periods, PeriodYesterday)
+	}
+	if !d.Before(monthStart) {
+		periods = append(periods, PeriodMonthToDate)
+	}
+	if len(c.tags) == 0 {
+		usd := amount(res.Total[c.metric])
+		for _, p := range periods {
+			sums.add(p, nil, usd)
+		}
+		return
+	}
+	for _, g := range res.Groups {
+		tags := make([]string, len(c.tags))
+		for i := range c.tags {
+			if i < len(g.Keys) {
+				// Tag group keys read "<key>$<value>".
+				_, v, _ := strings.Cut(g.Keys[i], "$")
+				tags[i] = v
+			}
+		}
+		usd := amount(g.Metrics[c.metric])
+		for _, p := range periods {
+			sums.add(p, tags, usd)
+		}
+	}
+}
+
+// rows returns the sums sorted by period and tags, every tag combination
+// with both periods.
+func (sums costSums) rows() []CostRow {
 	// Every tag combination gets both periods, so no series vanishes on the
 	// first of a month.
 	combos := map[string][]string{}
@@ -171,7 +193,7 @@ func (c *costCache) refresh(ctx context.Context) error {
 	}
 	for _, tags := range combos {
 		for _, p := range []string{PeriodYesterday, PeriodMonthToDate} {
-			add(p, tags, 0)
+			sums.add(p, tags, 0)
 		}
 	}
 	rows := make([]CostRow, 0, len(sums))
@@ -185,10 +207,7 @@ func (c *costCache) refresh(ctx context.Context) error {
 		}
 		return strings.Join(x.Tags, "\x00") < strings.Join(y.Tags, "\x00")
 	})
-	c.mu.Lock()
-	c.rows, c.refreshed = rows, c.now()
-	c.mu.Unlock()
-	return nil
+	return rows
 }
 
 func amount(v cetypes.MetricValue) float64 {

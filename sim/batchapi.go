@@ -243,6 +243,9 @@ func (s *Sim) apiSubmitJob(body []byte, _ *http.Request) (any, error) {
 	if in.SchedulingPriorityOverride != nil {
 		r.schedPrio = in.SchedulingPriorityOverride
 	}
+	if q.schedulingPolicyArn != "" && r.shareID == "" {
+		return nil, clientErr(fmt.Sprintf("JobQueue %s has a fair share scheduling policy: shareIdentifier must be specified", in.JobQueue))
+	}
 	j, err := s.submit(r)
 	if err != nil {
 		return nil, err
@@ -559,7 +562,7 @@ func (s *Sim) apiDescribeJobQueues(body []byte, _ *http.Request) (any, error) {
 func (s *Sim) queueDetail(q *queue) jobQueueDetail {
 	d := jobQueueDetail{
 		JobQueueName: q.name, JobQueueArn: q.arn, State: q.state, Status: "VALID",
-		StatusReason: "JobQueue Healthy", Priority: int32(q.priority),
+		StatusReason: "JobQueue Healthy", Priority: int32(q.priority), SchedulingPolicyArn: q.schedulingPolicyArn,
 		ComputeEnvironmentOrder: []computeEnvironmentOrder{}, Tags: s.resTags[q.arn],
 	}
 	for i, ce := range q.ces {
@@ -805,6 +808,7 @@ func (s *Sim) apiCreateJobQueue(body []byte, _ *http.Request) (any, error) {
 		return nil, err
 	}
 	q := s.addQueue(in.JobQueueName, int(*in.Priority), state, ces, in.Tags, limits)
+	q.schedulingPolicyArn = in.SchedulingPolicyArn
 	return map[string]string{"jobQueueName": q.name, "jobQueueArn": q.arn}, nil
 }
 

@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -239,7 +241,19 @@ func (s *Sim) registerDef(in *registerJobDefinitionInput) (*jobDef, error) {
 	platform := nonNil(in.PlatformCapabilities)
 	props := *cp
 	props.Command = nonNil(props.Command)
-	props.Volumes, props.MountPoints, props.Ulimits, props.Secrets = []empty{}, []empty{}, []empty{}, []empty{}
+	props.Volumes, props.MountPoints, props.Ulimits = []empty{}, []empty{}, []empty{}
+	if props.Secrets == nil {
+		props.Secrets = []secret{}
+	}
+	if slices.Contains(platform, "FARGATE") {
+		// AWS's defaults for a Fargate definition that names neither.
+		if props.FargatePlatformConfiguration == nil {
+			props.FargatePlatformConfiguration = &fargatePlatformConfiguration{PlatformVersion: "LATEST"}
+		}
+		if props.NetworkConfiguration == nil {
+			props.NetworkConfiguration = &networkConfiguration{AssignPublicIP: "DISABLED"}
+		}
+	}
 	props.Environment = nonNilKV(props.Environment)
 	props.ResourceRequirements = nonNilRR(props.ResourceRequirements)
 	params := in.Parameters
@@ -332,24 +346,12 @@ func resources(vcpus, memory *int32, reqs []resourceRequirement) (float64, int, 
 
 // specToRegister turns a scenario job definition into the request that
 // registers it.
-func specToRegister(spec *JobDefinitionSpec) *registerJobDefinitionInput {
-	reqs := []resourceRequirement{
-		{Value: strconv.FormatFloat(spec.VCPUs, 'f', -1, 64), Type: "VCPU"},
-		{Value: strconv.Itoa(spec.MemoryMiB), Type: "MEMORY"},
-	}
-	if spec.GPUs > 0 {
-		reqs = append(reqs, resourceRequirement{Value: strconv.Itoa(spec.GPUs), Type: "GPU"})
-	}
+func specToRegister(spec *JobDefinitionSpec, account string) *registerJobDefinitionInput {
 	in := &registerJobDefinitionInput{
-		JobDefinitionName: spec.Name,
-		Type:              "container",
-		Parameters:        spec.Parameters,
-		ContainerProperties: &containerProperties{
-			Image:                spec.Image,
-			Command:              spec.Command,
-			JobRoleArn:           spec.JobRoleArn,
-			ResourceRequirements: reqs,
-		},
+		JobDefinitionName:    spec.Name,
+		Type:                 "container",
+		Parameters:           spec.Parameters,
+		ContainerProperties:  specContainer(spec, account),
 		PropagateTags:        spec.PropagateTags,
 		Tags:                 spec.Tags,
 		PlatformCapabilities: spec.PlatformCapabilities,
@@ -363,6 +365,63 @@ func specToRegister(spec *JobDefinitionSpec) *registerJobDefinitionInput {
 	}
 	in.RetryStrategy = retryFromSpec(spec.RetryStrategy)
 	return in
+}
+
+// specContainer is a scenario definition's containerProperties: resources
+// the legacy way (vcpus, memory) or as resourceRequirements, and what a
+// Fargate definition needs (an execution role, the platform version, the
+// network configuration).
+func specContainer(spec *JobDefinitionSpec, account string) *containerProperties {
+	cp := &containerProperties{
+		Image:            spec.Image,
+		Command:          spec.Command,
+		JobRoleArn:       spec.JobRoleArn,
+		ExecutionRoleArn: spec.ExecutionRoleArn,
+		Environment:      sortedKV(spec.Environment),
+	}
+	if spec.LegacyResources {
+		cp.Vcpus, cp.Memory = ptr(int32(spec.VCPUs)), ptr(int32(spec.MemoryMiB))
+	} else {
+		cp.ResourceRequirements = resourceReqs(spec.VCPUs, spec.MemoryMiB, spec.GPUs)
+	}
+	for _, kv := range sortedKV(spec.Secrets) {
+		cp.Secrets = append(cp.Secrets, secret{Name: kv.Name, ValueFrom: kv.Value})
+	}
+	if lc := spec.LogConfiguration; lc != nil {
+		cp.LogConfiguration = &logConfiguration{LogDriver: lc.LogDriver, Options: lc.Options}
+	}
+	if slices.Contains(spec.PlatformCapabilities, "FARGATE") {
+		if cp.ExecutionRoleArn == "" {
+			// Fargate pulls the image and writes the logs with it.
+			cp.ExecutionRoleArn = "arn:aws:iam::" + account + ":role/ecsTaskExecutionRole"
+		}
+		cp.FargatePlatformConfiguration = &fargatePlatformConfiguration{PlatformVersion: spec.PlatformVersion}
+		cp.NetworkConfiguration = &networkConfiguration{AssignPublicIP: spec.AssignPublicIP}
+	}
+	return cp
+}
+
+// resourceReqs is resourceRequirements as AWS writes them: VCPU, MEMORY
+// and, when there are any, GPU.
+func resourceReqs(vcpus float64, memMiB, gpus int) []resourceRequirement {
+	out := []resourceRequirement{
+		{Value: strconv.FormatFloat(vcpus, 'f', -1, 64), Type: "VCPU"},
+		{Value: strconv.Itoa(memMiB), Type: "MEMORY"},
+	}
+	if gpus > 0 {
+		out = append(out, resourceRequirement{Value: strconv.Itoa(gpus), Type: "GPU"})
+	}
+	return out
+}
+
+// sortedKV turns a map into name/value pairs sorted by name.
+func sortedKV(m map[string]string) []keyValuePair {
+	var out []keyValuePair
+	for k, v := range m {
+		out = append(out, keyValuePair{Name: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 func retryFromSpec(r *RetrySpec) *retryStrategy {

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 )
 
@@ -58,7 +57,7 @@ func (s *Sim) detail(j *job) *jobDetail {
 				ExitCode:             a.exitCode,
 				Reason:               a.reason,
 				LogStreamName:        a.logStream,
-				NetworkInterfaces:    []empty{},
+				NetworkInterfaces:    a.networkInterfaces(),
 			},
 			StartedAt:    a.startedAt,
 			StoppedAt:    a.stoppedAt,
@@ -90,8 +89,12 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		Environment:       props.Environment,
 		MountPoints:       []empty{},
 		Ulimits:           []empty{},
-		NetworkInterfaces: []empty{},
-		Secrets:           []empty{},
+		NetworkInterfaces: []networkInterface{},
+		Secrets:           props.Secrets,
+
+		LogConfiguration:             props.LogConfiguration,
+		NetworkConfiguration:         props.NetworkConfiguration,
+		FargatePlatformConfiguration: props.FargatePlatformConfiguration,
 	}
 	if j.command != nil {
 		c.Command = j.command
@@ -105,13 +108,7 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		c.Memory = ptr(int32(j.memMiB))
 		c.ResourceRequirements = []resourceRequirement{}
 	} else {
-		c.ResourceRequirements = []resourceRequirement{
-			{Value: strconv.FormatFloat(j.vcpus, 'f', -1, 64), Type: "VCPU"},
-			{Value: strconv.Itoa(j.memMiB), Type: "MEMORY"},
-		}
-		if j.gpus > 0 {
-			c.ResourceRequirements = append(c.ResourceRequirements, resourceRequirement{Value: strconv.Itoa(j.gpus), Type: "GPU"})
-		}
+		c.ResourceRequirements = resourceReqs(j.vcpus, j.memMiB, j.gpus)
 	}
 	if j.size > 0 {
 		return c
@@ -129,8 +126,18 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		c.LogStreamName = a.logStream
 		c.ExitCode = a.exitCode
 		c.Reason = a.reason
+		c.NetworkInterfaces = a.networkInterfaces()
 	}
 	return c
+}
+
+// networkInterfaces is what AWS reports for the attempt's task: the
+// elastic network interface of a Fargate task, nothing on EC2.
+func (a *attempt) networkInterfaces() []networkInterface {
+	if a.eniAttachment == "" {
+		return []networkInterface{}
+	}
+	return []networkInterface{{AttachmentID: a.eniAttachment, PrivateIpv4Address: a.privateIP}}
 }
 
 // emitState emits the job's state change event.

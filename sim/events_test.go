@@ -262,22 +262,13 @@ func runScenario(t *testing.T, name string, scale float64, seed uint64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	s, err := New(Config{Scenario: sc.Scaled(scale), Seed: seed, Out: &out, ExitWhenDone: true,
-		Now: func() time.Time { return testStart }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := Events(ctx, sc.Scaled(scale), seed, testStart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("run did not finish")
-	}
-	return out.Bytes()
+	return out
 }
 
 func TestDeterministicWithSeed(t *testing.T) {

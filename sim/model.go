@@ -94,17 +94,32 @@ type instance struct {
 
 // queue is a job queue.
 type queue struct {
-	name, arn     string
-	priority      int
-	state         string
-	ces           []*computeEnv
-	tags          map[string]string
-	timeLimits    []TimeLimitActionSpec
-	jobs          []*job // non-child jobs in submission order (ListJobs)
-	runq          runQueue
-	group         string
-	statusCounts  [numStatus]int
-	createdBySpec bool
+	name, arn  string
+	priority   int
+	state      string
+	ces        []*computeEnv
+	tags       map[string]string
+	timeLimits []TimeLimitActionSpec
+	// schedulingPolicyArn makes it a fair-share queue: every job carries a
+	// shareIdentifier and a schedulingPriority.
+	schedulingPolicyArn string
+	jobs                []*job // non-child jobs in submission order (ListJobs)
+	runq                runQueue
+	group               string
+	statusCounts        [numStatus]int
+	createdBySpec       bool
+}
+
+// logStreamPrefix is the first part of a job's log stream name: the
+// awslogs-stream-prefix of the definition's log configuration, else the
+// definition's name.
+func (d *jobDef) logStreamPrefix() string {
+	if lc := d.detail.ContainerProperties.LogConfiguration; lc != nil && lc.LogDriver == "awslogs" {
+		if p := lc.Options["awslogs-stream-prefix"]; p != "" {
+			return p
+		}
+	}
+	return d.name
 }
 
 // jobDef is one revision of a job definition.
@@ -132,6 +147,8 @@ type attempt struct {
 	startingAt, startedAt, stoppedAt         int64
 	exitCode                                 *int32
 	reason, statusReason                     string
+	// A Fargate task's network interface.
+	eniAttachment, privateIP string
 }
 
 // job is a Batch job, an array parent or an array child.
@@ -263,6 +280,9 @@ type arns struct{ partition, region, account string }
 
 func (a arns) job(id string) string {
 	return fmt.Sprintf("arn:%s:batch:%s:%s:job/%s", a.partition, a.region, a.account, id)
+}
+func (a arns) schedulingPolicy(name string) string {
+	return fmt.Sprintf("arn:%s:batch:%s:%s:scheduling-policy/%s", a.partition, a.region, a.account, name)
 }
 func (a arns) queue(name string) string {
 	return fmt.Sprintf("arn:%s:batch:%s:%s:job-queue/%s", a.partition, a.region, a.account, name)

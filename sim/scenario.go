@@ -91,6 +91,11 @@ type JobQueueSpec struct {
 	Count                    int                   `yaml:"count"`
 	Tags                     map[string]string     `yaml:"tags"`
 	JobStateTimeLimitActions []TimeLimitActionSpec `yaml:"job_state_time_limit_actions"`
+	// SchedulingPolicy names a fair-share scheduling policy: the queue
+	// reports its ARN and every job submitted to it needs a share
+	// identifier. Jobs are still taken in age order (shares are not
+	// weighted).
+	SchedulingPolicy string `yaml:"scheduling_policy"`
 }
 
 // TimeLimitActionSpec mirrors JobStateTimeLimitAction: cancel jobs that stay
@@ -119,7 +124,29 @@ type JobDefinitionSpec struct {
 	Parameters           map[string]string `yaml:"parameters"`
 	SchedulingPriority   *int              `yaml:"scheduling_priority"`
 	JobRoleArn           string            `yaml:"job_role_arn"`
-	Behavior             *Behavior         `yaml:"behavior"`
+	// ExecutionRoleArn defaults to the account's ecsTaskExecutionRole for
+	// Fargate definitions, which need one.
+	ExecutionRoleArn string `yaml:"execution_role_arn"`
+	// LegacyResources registers vcpus and memory_mib the pre-2020 way
+	// (containerProperties.vcpus/memory, no resourceRequirements); jobs
+	// then report them the same way.
+	LegacyResources  bool                  `yaml:"legacy_resources"`
+	Environment      map[string]string     `yaml:"environment"`
+	Secrets          map[string]string     `yaml:"secrets"` // name → valueFrom
+	LogConfiguration *LogConfigurationSpec `yaml:"log_configuration"`
+	// PlatformVersion and AssignPublicIP configure Fargate definitions
+	// (defaults LATEST and DISABLED).
+	PlatformVersion string    `yaml:"platform_version"`
+	AssignPublicIP  string    `yaml:"assign_public_ip"`
+	Behavior        *Behavior `yaml:"behavior"`
+}
+
+// LogConfigurationSpec mirrors containerProperties.logConfiguration, e.g.
+// log_driver awslogs with options awslogs-group, awslogs-region and
+// awslogs-stream-prefix.
+type LogConfigurationSpec struct {
+	LogDriver string            `yaml:"log_driver"`
+	Options   map[string]string `yaml:"options"`
 }
 
 // RetrySpec mirrors RetryStrategy.
@@ -437,6 +464,12 @@ func (s *Scenario) applyDefaults() {
 		if len(d.PlatformCapabilities) == 0 {
 			d.PlatformCapabilities = []string{"EC2"}
 		}
+		if d.PlatformVersion == "" {
+			d.PlatformVersion = "LATEST"
+		}
+		if d.AssignPublicIP == "" {
+			d.AssignPublicIP = "DISABLED"
+		}
 		if d.Behavior != nil {
 			defaultBehavior(d.Behavior)
 		}
@@ -523,7 +556,9 @@ func (s *Scenario) validate() error {
 		ces[ce.Name] = true
 	}
 	queues := map[string]bool{}
+	fairShare := map[string]bool{}
 	for _, q := range s.JobQueues {
+		fairShare[q.Name] = q.SchedulingPolicy != ""
 		if q.Name == "" || len(q.ComputeEnvironments) == 0 || len(q.ComputeEnvironments) > 3 {
 			errs = append(errs, fmt.Errorf("job queue %q: a name and 1 to 3 compute environments are required", q.Name))
 		}
@@ -539,8 +574,8 @@ func (s *Scenario) validate() error {
 	}
 	defs := map[string]bool{}
 	for _, d := range s.JobDefinitions {
-		if d.Name == "" {
-			errs = append(errs, errors.New("job definition without a name"))
+		if err := d.validate(); err != nil {
+			errs = append(errs, err)
 		}
 		defs[d.Name] = true
 	}
@@ -551,6 +586,9 @@ func (s *Scenario) validate() error {
 		}
 		if !defs[w.Definition] {
 			errs = append(errs, fmt.Errorf("workload %s: unknown job definition %q", w.Name, w.Definition))
+		}
+		if fairShare[w.Queue] && w.ShareIdentifier == "" {
+			errs = append(errs, fmt.Errorf("workload %s: queue %s is fair-share: share_identifier is required", w.Name, w.Queue))
 		}
 		if w.ArraySize == 1 || w.ArraySize > 10000 || w.ArraySize < 0 {
 			errs = append(errs, fmt.Errorf("workload %s: array_size must be 0 (single jobs) or 2-10000", w.Name))
@@ -582,6 +620,18 @@ func (s *Scenario) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (d *JobDefinitionSpec) validate() error {
+	switch {
+	case d.Name == "":
+		return errors.New("job definition without a name")
+	case d.LegacyResources && (d.VCPUs != math.Trunc(d.VCPUs) || d.GPUs > 0):
+		return fmt.Errorf("job definition %s: legacy_resources needs whole vcpus and no gpus", d.Name)
+	case d.LogConfiguration != nil && d.LogConfiguration.LogDriver == "":
+		return fmt.Errorf("job definition %s: log_configuration needs a log_driver", d.Name)
+	}
+	return nil
 }
 
 // Scaled returns a copy with the workload's counts and array sizes and the

@@ -35,8 +35,12 @@ func blockedMessage(code, instanceType string) string {
 }
 
 // lookahead bounds how many unplaceable jobs one placement pass examines
-// per priority level, so 100,000 RUNNABLE jobs cost little when capacity is
-// exhausted.
+// per priority level and set of compute environments, so 100,000 RUNNABLE
+// jobs cost little when capacity is exhausted. Queues of one priority that
+// share their compute environments share the bound (they compete for the
+// same capacity); a queue on other compute environments has its own, so a
+// backlogged queue never keeps it from capacity it does not use (AWS
+// schedules each compute environment's capacity on its own).
 const lookahead = 64
 
 // submitReq is a validated SubmitJob request (from the API or the workload).
@@ -129,6 +133,11 @@ func (s *Sim) newJob(r submitReq, parent *job, index int) *job {
 		shareID: r.shareID, schedPrio: r.schedPrio, vcpus: r.vcpus, memMiB: r.memMiB, gpus: r.gpus,
 		command: r.command, env: r.env, retry: r.retry, behavior: r.def.behavior,
 		platform: r.def.detail.PlatformCapabilities,
+	}
+	if r.q.schedulingPolicyArn != "" && j.schedPrio == nil {
+		// A fair-share job always reports its priority (0 unless the
+		// definition or the submission sets one).
+		j.schedPrio = ptr(int32(0))
 	}
 	j.propagateTags = r.def.detail.PropagateTags
 	if r.propagateTags != nil {
@@ -356,10 +365,11 @@ func (s *Sim) dispatch() {
 }
 
 type cursor struct {
-	q    *queue
-	i    int
-	head bool
-	done bool
+	q     *queue
+	i     int
+	group int // index into Sim.budgets: failures left for its compute environments
+	head  bool
+	done  bool
 }
 
 func (s *Sim) dispatchLevel(qs []*queue) {
@@ -369,11 +379,10 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 			continue
 		}
 		q.runq.compact()
-		curs = append(curs, cursor{q: q, i: q.runq.head, head: true})
+		curs = append(curs, cursor{q: q, i: q.runq.head, head: true, group: s.budgetGroup(curs, q)})
 	}
 	s.cursors = curs
-	failures := 0
-	for failures < lookahead {
+	for {
 		best := -1
 		var bj *job
 		for k := range curs {
@@ -402,7 +411,13 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 		if res == placed {
 			continue
 		}
-		failures++
+		if s.budgets[c.group]--; s.budgets[c.group] <= 0 {
+			for k := range curs {
+				if curs[k].group == c.group {
+					curs[k].done = true
+				}
+			}
+		}
 		if c.head {
 			switch res {
 			case resJobRequirement:
@@ -423,6 +438,22 @@ func (s *Sim) dispatchLevel(qs []*queue) {
 		}
 		c.head = false
 	}
+}
+
+// budgetGroup returns the lookahead budget of q's compute environments:
+// shared with an earlier cursor of the level whose queue has the same ones,
+// else a new one.
+func (s *Sim) budgetGroup(curs []cursor, q *queue) int {
+	if len(curs) == 0 {
+		s.budgets = s.budgets[:0]
+	}
+	for _, c := range curs {
+		if slices.Equal(c.q.ces, q.ces) {
+			return c.group
+		}
+	}
+	s.budgets = append(s.budgets, lookahead)
+	return len(s.budgets) - 1
 }
 
 // block marks the job at the head of its queue as blocking it and emits
@@ -734,6 +765,8 @@ func (s *Sim) starting(j *job) {
 		a.instanceType = "FARGATE"
 		a.spot = ce.spot
 		a.ce = ce.name
+		a.eniAttachment = s.rng.uuid()
+		a.privateIP = fmt.Sprintf("10.0.%d.%d", s.rng.intn(256), 1+s.rng.intn(254))
 	}
 	j.cur = a
 	j.statusReason = ""
@@ -753,7 +786,7 @@ func (s *Sim) starting(j *job) {
 func (s *Sim) running(j *job) {
 	a := j.cur
 	a.startedAt = s.cur
-	a.logStream = j.def.name + "/default/" + a.taskID
+	a.logStream = j.def.logStreamPrefix() + "/default/" + a.taskID
 	j.startedAt = s.cur
 	if p := j.parent; p != nil && p.startedAt == 0 {
 		p.startedAt = s.cur

@@ -289,3 +289,40 @@ func TestPackingAndPriority(t *testing.T) {
 		t.Fatal("not every array succeeded")
 	}
 }
+
+// TestBackloggedQueueDoesNotDelayOtherCE: two queues of the same priority,
+// each with its own compute environment. The first holds hundreds of
+// RUNNABLE jobs its small compute environment cannot take yet; a job
+// submitted later to the second queue must start as soon as its own idle
+// compute environment can place it, as AWS schedules each compute
+// environment's capacity independently.
+func TestBackloggedQueueDoesNotDelayOtherCE(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Scenario.ComputeEnvironments = append(c.Scenario.ComputeEnvironments, ComputeEnvironmentSpec{
+			Name: "t-small", Type: "EC2", InstanceTypes: []string{"c5.large"}, MaxVCPUs: 2, State: "ENABLED",
+			BootTime: Range{Min: 30 * time.Second, Max: 30 * time.Second}, IdleTimeout: 2 * time.Minute,
+		})
+		c.Scenario.JobQueues = append(c.Scenario.JobQueues, JobQueueSpec{
+			Name: "t-backlog", Priority: 100, ComputeEnvironments: []string{"t-small"}, State: "ENABLED",
+		})
+	})
+	backlog := jobIn("backlog", "t-backlog", "t-job")
+	backlog.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(300)}
+	backlogID := h.submit(backlog)
+	h.advance(2 * time.Minute)
+	if n := h.s.queues["t-backlog"].runq.live; n < 200 {
+		t.Fatalf("only %d backlog jobs RUNNABLE", n)
+	}
+	other := h.submit(jobIn("other", "t-high", "t-job"))
+	h.advance(3 * time.Minute)
+	if d := h.describe(other); d.Status == types.JobStatusRunnable || d.Status == types.JobStatusPending ||
+		d.Status == types.JobStatusSubmitted {
+		t.Fatalf("the job on the idle compute environment is still %s after 3 minutes (reason %q)",
+			d.Status, aws.ToString(d.StatusReason))
+	}
+	// The backlog still makes progress on its own compute environment.
+	h.settle()
+	if d := h.describe(backlogID); d.Status != types.JobStatusSucceeded {
+		t.Fatalf("backlog array: %s", d.Status)
+	}
+}

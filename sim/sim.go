@@ -13,6 +13,7 @@
 package sim
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -103,6 +104,7 @@ type Sim struct {
 	wake         chan struct{}
 	memo         map[memoKey]memoVal
 	cursors      []cursor
+	budgets      []int
 }
 
 // New builds a simulator from cfg: it creates the scenario's compute
@@ -304,6 +306,26 @@ func (s *Sim) wakeUp() {
 	}
 }
 
+// Events runs a scenario on virtual time (speed 0), without delivery,
+// until no job can progress, and returns every event it emitted as JSON
+// lines: the reference output tests of event consumers read.
+func Events(ctx context.Context, sc *Scenario, seed uint64, start time.Time) ([]byte, error) {
+	var out bytes.Buffer
+	s, err := New(Config{Scenario: sc, Seed: seed, Out: &out, ExitWhenDone: true, NoDelivery: true,
+		Now: func() time.Time { return start }})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if err := s.Run(ctx); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run did not finish: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
 // Run drives the simulated clock: it processes scheduled transitions as
 // simulated time reaches them (at once with speed 0) and delivers the
 // events, until ctx ends or, with ExitWhenDone, until no job can progress
@@ -497,6 +519,9 @@ func (s *Sim) buildEnvironment() error {
 				ces = append(ces, s.ces[c])
 			}
 			q := s.addQueue(name, spec.Priority, spec.State, ces, spec.Tags, spec.JobStateTimeLimitActions)
+			if spec.SchedulingPolicy != "" {
+				q.schedulingPolicyArn = s.arn.schedulingPolicy(spec.SchedulingPolicy)
+			}
 			q.createdBySpec = true
 			q.group = spec.Name
 			s.groups[spec.Name] = append(s.groups[spec.Name], q)
@@ -504,7 +529,7 @@ func (s *Sim) buildEnvironment() error {
 	}
 	for i := range s.sc.JobDefinitions {
 		spec := &s.sc.JobDefinitions[i]
-		in := specToRegister(spec)
+		in := specToRegister(spec, s.sc.Account)
 		if _, err := s.registerDef(in); err != nil {
 			return fmt.Errorf("job definition %s: %w", spec.Name, err)
 		}

@@ -38,6 +38,30 @@ type jobDependency struct {
 
 type empty struct{}
 
+type secret struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+
+type logConfiguration struct {
+	LogDriver string            `json:"logDriver"`
+	Options   map[string]string `json:"options,omitempty"`
+}
+
+type fargatePlatformConfiguration struct {
+	PlatformVersion string `json:"platformVersion,omitempty"`
+}
+
+type networkConfiguration struct {
+	AssignPublicIP string `json:"assignPublicIp,omitempty"`
+}
+
+// networkInterface is the elastic network interface of a Fargate task.
+type networkInterface struct {
+	AttachmentID       string `json:"attachmentId,omitempty"`
+	PrivateIpv4Address string `json:"privateIpv4Address,omitempty"`
+}
+
 type containerDetail struct {
 	Image                string                `json:"image,omitempty"`
 	Vcpus                *int32                `json:"vcpus,omitempty"`
@@ -54,18 +78,22 @@ type containerDetail struct {
 	ContainerInstanceArn string                `json:"containerInstanceArn,omitempty"`
 	TaskArn              string                `json:"taskArn,omitempty"`
 	LogStreamName        string                `json:"logStreamName,omitempty"`
-	NetworkInterfaces    []empty               `json:"networkInterfaces"`
+	NetworkInterfaces    []networkInterface    `json:"networkInterfaces"`
 	ResourceRequirements []resourceRequirement `json:"resourceRequirements"`
-	Secrets              []empty               `json:"secrets"`
+	Secrets              []secret              `json:"secrets"`
+
+	LogConfiguration             *logConfiguration             `json:"logConfiguration,omitempty"`
+	NetworkConfiguration         *networkConfiguration         `json:"networkConfiguration,omitempty"`
+	FargatePlatformConfiguration *fargatePlatformConfiguration `json:"fargatePlatformConfiguration,omitempty"`
 }
 
 type attemptContainerDetail struct {
-	ContainerInstanceArn string  `json:"containerInstanceArn,omitempty"`
-	TaskArn              string  `json:"taskArn,omitempty"`
-	ExitCode             *int32  `json:"exitCode,omitempty"`
-	Reason               string  `json:"reason,omitempty"`
-	LogStreamName        string  `json:"logStreamName,omitempty"`
-	NetworkInterfaces    []empty `json:"networkInterfaces"`
+	ContainerInstanceArn string             `json:"containerInstanceArn,omitempty"`
+	TaskArn              string             `json:"taskArn,omitempty"`
+	ExitCode             *int32             `json:"exitCode,omitempty"`
+	Reason               string             `json:"reason,omitempty"`
+	LogStreamName        string             `json:"logStreamName,omitempty"`
+	NetworkInterfaces    []networkInterface `json:"networkInterfaces"`
 }
 
 type attemptDetail struct {
@@ -243,7 +271,11 @@ type containerProperties struct {
 	MountPoints          []empty               `json:"mountPoints"`
 	Ulimits              []empty               `json:"ulimits"`
 	ResourceRequirements []resourceRequirement `json:"resourceRequirements"`
-	Secrets              []empty               `json:"secrets"`
+	Secrets              []secret              `json:"secrets"`
+
+	LogConfiguration             *logConfiguration             `json:"logConfiguration,omitempty"`
+	NetworkConfiguration         *networkConfiguration         `json:"networkConfiguration,omitempty"`
+	FargatePlatformConfiguration *fargatePlatformConfiguration `json:"fargatePlatformConfiguration,omitempty"`
 }
 
 type jobDefinitionDetail struct {

@@ -475,125 +475,192 @@ func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
 	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns { return jobColumns(recs[lo:hi]) })
 }
 
+// jobCols holds the jobs table's columns while a block is built.
+type jobCols struct {
+	jobID, jobARN, jobName, statusReason, instanceType, image, arrayParent, nodeParent []string
+	shareID, logStream, account, lastEvent                                             []string
+	queue, status, failure, definition, platform, region, lastType, source             lowCard
+	createdAt, lastEventTime, updatedAt                                                []time.Time
+	created, started, firstStarted, stopped, wait, run, total                          []int64
+	rank, isParent                                                                     []uint8
+	revision, memory, arraySize, timeout                                               []uint32
+	attempts, gpus, numNodes, retries                                                  []uint16
+	exitCode                                                                           []*int32
+	vcpus                                                                              []float32
+	arrayIndex, nodeIndex, priority                                                    []int32
+	summaryK, dependsOn, tagK, tagV, paramK, paramV                                    [][]string
+	summaryV                                                                           [][]uint32
+	version                                                                            []uint64
+}
+
 func jobColumns(recs []*Received) *columns {
 	n := len(recs)
-	var (
-		jobID, jobARN, jobName, statusReason, instanceType, image, arrayParent, nodeParent = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		shareID, logStream, account, lastEvent                                             = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		queue, status, failure, definition, platform, region, lastType, source             = mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n), mkLC(n)
-		createdAt, lastEventTime, updatedAt                                                = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
-		created, started, firstStarted, stopped, wait, run, total                          = mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n), mk[int64](n)
-		rank, isParent                                                                     = mk[uint8](n), mk[uint8](n)
-		revision, memory, arraySize, timeout                                               = mk[uint32](n), mk[uint32](n), mk[uint32](n), mk[uint32](n)
-		attempts, gpus, numNodes, retries                                                  = mk[uint16](n), mk[uint16](n), mk[uint16](n), mk[uint16](n)
-		exitCode                                                                           = mk[*int32](n)
-		vcpus                                                                              = mk[float32](n)
-		arrayIndex, nodeIndex, priority                                                    = mk[int32](n), mk[int32](n), mk[int32](n)
-		summaryK, dependsOn, tagK, tagV, paramK, paramV                                    = mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n), mk[[]string](n)
-		summaryV                                                                           = mk[[]uint32](n)
-		version                                                                            = mk[uint64](n)
-	)
+	c := &jobCols{}
+	c.jobID = mk[string](n)
+	c.jobARN = mk[string](n)
+	c.jobName = mk[string](n)
+	c.statusReason = mk[string](n)
+	c.instanceType = mk[string](n)
+	c.image = mk[string](n)
+	c.arrayParent = mk[string](n)
+	c.nodeParent = mk[string](n)
+	c.shareID = mk[string](n)
+	c.logStream = mk[string](n)
+	c.account = mk[string](n)
+	c.lastEvent = mk[string](n)
+	c.queue = mkLC(n)
+	c.status = mkLC(n)
+	c.failure = mkLC(n)
+	c.definition = mkLC(n)
+	c.platform = mkLC(n)
+	c.region = mkLC(n)
+	c.lastType = mkLC(n)
+	c.source = mkLC(n)
+	c.createdAt = mk[time.Time](n)
+	c.lastEventTime = mk[time.Time](n)
+	c.updatedAt = mk[time.Time](n)
+	c.created = mk[int64](n)
+	c.started = mk[int64](n)
+	c.firstStarted = mk[int64](n)
+	c.stopped = mk[int64](n)
+	c.wait = mk[int64](n)
+	c.run = mk[int64](n)
+	c.total = mk[int64](n)
+	c.rank = mk[uint8](n)
+	c.isParent = mk[uint8](n)
+	c.revision = mk[uint32](n)
+	c.memory = mk[uint32](n)
+	c.arraySize = mk[uint32](n)
+	c.timeout = mk[uint32](n)
+	c.attempts = mk[uint16](n)
+	c.gpus = mk[uint16](n)
+	c.numNodes = mk[uint16](n)
+	c.retries = mk[uint16](n)
+	c.exitCode = mk[*int32](n)
+	c.vcpus = mk[float32](n)
+	c.arrayIndex = mk[int32](n)
+	c.nodeIndex = mk[int32](n)
+	c.priority = mk[int32](n)
+	c.summaryK = mk[[]string](n)
+	c.dependsOn = mk[[]string](n)
+	c.tagK = mk[[]string](n)
+	c.tagV = mk[[]string](n)
+	c.paramK = mk[[]string](n)
+	c.paramV = mk[[]string](n)
+	c.summaryV = mk[[]uint32](n)
+	c.version = mk[uint64](n)
 	for i, r := range recs {
-		e, j := r.Event, &r.Event.Job
-		jobID[i], jobARN[i], jobName[i], statusReason[i] = j.ID, j.ARN, j.Name, j.StatusReason
-		instanceType[i], image[i], arrayParent[i], nodeParent[i] = j.InstanceType, j.Image, j.ArrayParentID, j.NodeParentID
-		shareID[i], logStream[i], account[i], lastEvent[i] = j.ShareIdentifier, j.LogStream, e.Account, e.ID
-		queue[i], status[i], failure[i], definition[i] = j.Queue, string(j.Status), string(j.FailureClass), j.Definition
-		platform[i], region[i], lastType[i], source[i] = string(j.Platform), e.Region, e.DetailType, r.Source
-		createdMs := j.CreatedAtMs
-		if createdMs <= 0 {
-			createdMs = e.Time.UnixMilli()
-		}
-		createdAt[i], lastEventTime[i], updatedAt[i] = msTime(createdMs), e.Time.UTC(), r.ReceivedAt.UTC()
-		if e.Time.IsZero() {
-			lastEventTime[i] = msTime(0)
-		}
-		created[i], started[i], firstStarted[i], stopped[i] = j.CreatedAtMs, j.StartedAtMs, j.FirstStartedAtMs(), j.StoppedAtMs
-		wait[i], run[i], total[i] = j.QueueWaitMs(), j.RunTimeMs(), j.TotalTimeMs()
-		rank[i] = j.Status.Rank()
-		if j.IsArrayParent() {
-			isParent[i] = 1
-		}
-		revision[i], memory[i], arraySize[i], timeout[i] = uint32(max(j.DefinitionRevision, 0)), u32(j.MemoryMiB), uint32(max(j.ArraySize, 0)), uint32(min(max(j.TimeoutSeconds, 0), 1<<32-1))
-		attempts[i], gpus[i], numNodes[i], retries[i] = clampU16(len(j.Attempts)), u16(j.GPUs), clampU16(j.NumNodes), clampU16(j.RetryAttempts)
-		exitCode[i] = nullableExit(j.ExitCode)
-		vcpus[i] = f32(j.VCPUs)
-		arrayIndex[i], nodeIndex[i] = idx32(j.ArrayIndex), idx32(j.NodeIndex)
-		if j.SchedulingPriority != nil {
-			priority[i] = int32(*j.SchedulingPriority)
-		}
-		for _, st := range batch.Statuses {
-			if v, ok := j.StatusSummary[string(st)]; ok {
-				summaryK[i] = append(summaryK[i], string(st))
-				summaryV[i] = append(summaryV[i], uint32(max(v, 0)))
-			}
-		}
-		if summaryK[i] == nil {
-			summaryK[i], summaryV[i] = []string{}, []uint32{}
-		}
-		dependsOn[i] = j.DependsOn
-		if dependsOn[i] == nil {
-			dependsOn[i] = []string{}
-		}
-		tagK[i], tagV[i] = kvs(j.Tags)
-		paramK[i], paramV[i] = kvs(j.Parameters)
-		version[i] = e.Version()
+		c.fill(i, r)
 	}
-	c := &columns{}
-	c.add("job_id", jobID)
-	c.add("job_arn", jobARN)
-	c.add("job_name", jobName)
-	c.add("job_queue", queue)
-	c.add("status", status)
-	c.add("status_rank", rank)
-	c.add("status_reason", statusReason)
-	c.add("failure_class", failure)
-	c.add("job_definition", definition)
-	c.add("job_definition_revision", revision)
-	c.add("created_at", createdAt)
-	c.add("created_at_ms", created)
-	c.add("started_at_ms", started)
-	c.add("first_started_at_ms", firstStarted)
-	c.add("stopped_at_ms", stopped)
-	c.add("queue_wait_ms", wait)
-	c.add("run_time_ms", run)
-	c.add("total_time_ms", total)
-	c.add("attempts", attempts)
-	c.add("exit_code", exitCode)
-	c.add("vcpus", vcpus)
-	c.add("memory_mib", memory)
-	c.add("gpus", gpus)
-	c.add("platform", platform)
-	c.add("instance_type", instanceType)
-	c.add("image", image)
-	c.add("is_array_parent", isParent)
-	c.add("array_parent_id", arrayParent)
-	c.add("array_index", arrayIndex)
-	c.add("array_size", arraySize)
-	c.add("status_summary_keys", summaryK)
-	c.add("status_summary_values", summaryV)
-	c.add("node_parent_id", nodeParent)
-	c.add("node_index", nodeIndex)
-	c.add("num_nodes", numNodes)
-	c.add("depends_on", dependsOn)
-	c.add("retry_attempts", retries)
-	c.add("timeout_seconds", timeout)
-	c.add("share_identifier", shareID)
-	c.add("scheduling_priority", priority)
-	c.add("tag_keys", tagK)
-	c.add("tag_values", tagV)
-	c.add("param_keys", paramK)
-	c.add("param_values", paramV)
-	c.add("log_stream", logStream)
-	c.add("account", account)
-	c.add("region", region)
-	c.add("last_event_id", lastEvent)
-	c.add("last_event_time", lastEventTime)
-	c.add("last_detail_type", lastType)
-	c.add("source", source)
-	c.add("updated_at", updatedAt)
-	c.add("version", version)
-	return c
+	return c.columns()
+}
+
+// fill sets row i from a received event's job.
+func (c *jobCols) fill(i int, r *Received) {
+	e, j := r.Event, &r.Event.Job
+	c.jobID[i], c.jobARN[i], c.jobName[i], c.statusReason[i] = j.ID, j.ARN, j.Name, j.StatusReason
+	c.instanceType[i], c.image[i], c.arrayParent[i], c.nodeParent[i] = j.InstanceType, j.Image, j.ArrayParentID, j.NodeParentID
+	c.shareID[i], c.logStream[i], c.account[i], c.lastEvent[i] = j.ShareIdentifier, j.LogStream, e.Account, e.ID
+	c.queue[i], c.status[i], c.failure[i], c.definition[i] = j.Queue, string(j.Status), string(j.FailureClass), j.Definition
+	c.platform[i], c.region[i], c.lastType[i], c.source[i] = string(j.Platform), e.Region, e.DetailType, r.Source
+	createdMs := j.CreatedAtMs
+	if createdMs <= 0 {
+		createdMs = e.Time.UnixMilli()
+	}
+	c.createdAt[i], c.lastEventTime[i], c.updatedAt[i] = msTime(createdMs), e.Time.UTC(), r.ReceivedAt.UTC()
+	if e.Time.IsZero() {
+		c.lastEventTime[i] = msTime(0)
+	}
+	c.created[i], c.started[i], c.firstStarted[i], c.stopped[i] = j.CreatedAtMs, j.StartedAtMs, j.FirstStartedAtMs(), j.StoppedAtMs
+	c.wait[i], c.run[i], c.total[i] = j.QueueWaitMs(), j.RunTimeMs(), j.TotalTimeMs()
+	c.rank[i] = j.Status.Rank()
+	if j.IsArrayParent() {
+		c.isParent[i] = 1
+	}
+	c.revision[i], c.memory[i], c.arraySize[i], c.timeout[i] = uint32(max(j.DefinitionRevision, 0)), u32(j.MemoryMiB), uint32(max(j.ArraySize, 0)), uint32(min(max(j.TimeoutSeconds, 0), 1<<32-1))
+	c.attempts[i], c.gpus[i], c.numNodes[i], c.retries[i] = clampU16(len(j.Attempts)), u16(j.GPUs), clampU16(j.NumNodes), clampU16(j.RetryAttempts)
+	c.exitCode[i] = nullableExit(j.ExitCode)
+	c.vcpus[i] = f32(j.VCPUs)
+	c.arrayIndex[i], c.nodeIndex[i] = idx32(j.ArrayIndex), idx32(j.NodeIndex)
+	if j.SchedulingPriority != nil {
+		c.priority[i] = int32(*j.SchedulingPriority)
+	}
+	for _, st := range batch.Statuses {
+		if v, ok := j.StatusSummary[string(st)]; ok {
+			c.summaryK[i] = append(c.summaryK[i], string(st))
+			c.summaryV[i] = append(c.summaryV[i], uint32(max(v, 0)))
+		}
+	}
+	if c.summaryK[i] == nil {
+		c.summaryK[i], c.summaryV[i] = []string{}, []uint32{}
+	}
+	c.dependsOn[i] = j.DependsOn
+	if c.dependsOn[i] == nil {
+		c.dependsOn[i] = []string{}
+	}
+	c.tagK[i], c.tagV[i] = kvs(j.Tags)
+	c.paramK[i], c.paramV[i] = kvs(j.Parameters)
+	c.version[i] = e.Version()
+}
+
+// columns lists the columns in the table's order: a flat list, one line
+// per column, with nothing to split.
+func (c *jobCols) columns() *columns {
+	cols := &columns{}
+	cols.add("job_id", c.jobID)
+	cols.add("job_arn", c.jobARN)
+	cols.add("job_name", c.jobName)
+	cols.add("job_queue", c.queue)
+	cols.add("status", c.status)
+	cols.add("status_rank", c.rank)
+	cols.add("status_reason", c.statusReason)
+	cols.add("failure_class", c.failure)
+	cols.add("job_definition", c.definition)
+	cols.add("job_definition_revision", c.revision)
+	cols.add("created_at", c.createdAt)
+	cols.add("created_at_ms", c.created)
+	cols.add("started_at_ms", c.started)
+	cols.add("first_started_at_ms", c.firstStarted)
+	cols.add("stopped_at_ms", c.stopped)
+	cols.add("queue_wait_ms", c.wait)
+	cols.add("run_time_ms", c.run)
+	cols.add("total_time_ms", c.total)
+	cols.add("attempts", c.attempts)
+	cols.add("exit_code", c.exitCode)
+	cols.add("vcpus", c.vcpus)
+	cols.add("memory_mib", c.memory)
+	cols.add("gpus", c.gpus)
+	cols.add("platform", c.platform)
+	cols.add("instance_type", c.instanceType)
+	cols.add("image", c.image)
+	cols.add("is_array_parent", c.isParent)
+	cols.add("array_parent_id", c.arrayParent)
+	cols.add("array_index", c.arrayIndex)
+	cols.add("array_size", c.arraySize)
+	cols.add("status_summary_keys", c.summaryK)
+	cols.add("status_summary_values", c.summaryV)
+	cols.add("node_parent_id", c.nodeParent)
+	cols.add("node_index", c.nodeIndex)
+	cols.add("num_nodes", c.numNodes)
+	cols.add("depends_on", c.dependsOn)
+	cols.add("retry_attempts", c.retries)
+	cols.add("timeout_seconds", c.timeout)
+	cols.add("share_identifier", c.shareID)
+	cols.add("scheduling_priority", c.priority)
+	cols.add("tag_keys", c.tagK)
+	cols.add("tag_values", c.tagV)
+	cols.add("param_keys", c.paramK)
+	cols.add("param_values", c.paramV)
+	cols.add("log_stream", c.logStream)
+	cols.add("account", c.account)
+	cols.add("region", c.region)
+	cols.add("last_event_id", c.lastEvent)
+	cols.add("last_event_time", c.lastEventTime)
+	cols.add("last_detail_type", c.lastType)
+	cols.add("source", c.source)
+	cols.add("updated_at", c.updatedAt)
+	cols.add("version", c.version)
+	return cols
 }
 
 func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {

@@ -234,6 +234,50 @@ func readCSV(r io.Reader, e *errs) ([]Item, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = false
 	cr.TrimLeadingSpace = true
+	header, cols := readCSVHeader(cr, e)
+	if header == nil {
+		return nil, nil
+	}
+	var items []Item
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, err
+			}
+			// The reader has consumed the record's lines (an unclosed
+			// quote takes the rest of the file): go on with the next.
+			e.add(csvLine(err, 0), "malformed line: %s", csvMsg(err))
+			continue
+		}
+		ln, _ := cr.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		it := csvItem(header, rec, ln)
+		if it.Key == "" {
+			e.add(ln, "missing key")
+			continue
+		}
+		if !parseSize(e, ln, it.Key, rec[cols[colSize]], &it) {
+			continue
+		}
+		if !checkParams(e, ln, &it) {
+			continue
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// readCSVHeader reads and checks the header line: named, unique columns
+// including key and size. It returns the column names and their
+// positions, or a nil header after adding the problem to e.
+func readCSVHeader(cr *csv.Reader, e *errs) ([]string, map[string]int) {
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		e.add(1, "empty file: a header line (key,size,…) is required")
@@ -263,56 +307,30 @@ func readCSV(r io.Reader, e *errs) ([]Item, error) {
 			return nil, nil
 		}
 	}
-	var items []Item
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, err
+	return header, cols
+}
+
+// csvItem reads one record's columns: key, priority and tier, every other
+// column but size a parameter.
+func csvItem(header, rec []string, ln int) Item {
+	it := Item{Line: ln}
+	for i, v := range rec {
+		switch header[i] {
+		case colKey:
+			it.Key = strings.TrimSpace(v)
+		case colPriority:
+			it.Priority = strings.TrimSpace(v)
+		case colTier:
+			it.Tier = strings.TrimSpace(v)
+		case colSize:
+		default:
+			if it.Params == nil {
+				it.Params = map[string]string{}
 			}
-			// The reader has consumed the record's lines (an unclosed
-			// quote takes the rest of the file): go on with the next.
-			e.add(csvLine(err, 0), "malformed line: %s", csvMsg(err))
-			continue
+			it.Params[header[i]] = v
 		}
-		ln, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		it := Item{Line: ln}
-		for i, v := range rec {
-			switch header[i] {
-			case colKey:
-				it.Key = strings.TrimSpace(v)
-			case colPriority:
-				it.Priority = strings.TrimSpace(v)
-			case colTier:
-				it.Tier = strings.TrimSpace(v)
-			case colSize:
-			default:
-				if it.Params == nil {
-					it.Params = map[string]string{}
-				}
-				it.Params[header[i]] = v
-			}
-		}
-		if it.Key == "" {
-			e.add(ln, "missing key")
-			continue
-		}
-		if !parseSize(e, ln, it.Key, rec[cols[colSize]], &it) {
-			continue
-		}
-		if !checkParams(e, ln, &it) {
-			continue
-		}
-		items = append(items, it)
 	}
-	return items, nil
+	return it
 }
 
 func csvLine(err error, fallback int) int {

@@ -296,6 +296,20 @@ func line(n *yaml.Node, fallback int) int {
 	return n.Line
 }
 
+// planBuilder holds what buildPlan's steps share: the decoded file, its
+// YAML nodes (for line numbers), the errors so far and the plan.
+type planBuilder struct {
+	f       *planFile
+	doc     *yaml.Node
+	e       *errs
+	p       *Plan
+	top     int
+	tierIdx map[string]int
+	prioSet map[string]bool
+}
+
+// buildPlan validates a decoded plan file step by step; every problem is
+// added to e with its line.
 func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 	p := &Plan{
 		Product:         strings.TrimSpace(f.Product),
@@ -319,8 +333,21 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 	if p.JobNamePrefix != "" && jobNameCharRE.ReplaceAllString(p.JobNamePrefix, "") == "" {
 		e.add(line(child(doc, "job_name_prefix"), top), "job_name_prefix %q has no letter or digit", p.JobNamePrefix)
 	}
+	b := &planBuilder{f: f, doc: doc, e: e, p: p, top: top}
+	b.tiers()
+	b.sizes()
+	b.priorities()
+	b.queues()
+	b.tags()
+	b.retryStrategy()
+	b.fanIn()
+	b.prices()
+	return p
+}
 
-	// Tiers.
+// tiers validates the tiers and indexes them by name.
+func (b *planBuilder) tiers() {
+	f, doc, e, p, top := b.f, b.doc, b.e, b.p, b.top
 	tiersNode := child(doc, "tiers")
 	if len(f.Tiers) == 0 {
 		e.add(line(tiersNode, top), "at least one tier is required")
@@ -369,8 +396,13 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 			}
 		}
 	}
+	b.tierIdx = tierIdx
+}
 
-	// Size ranges.
+// sizes validates the size ranges: known tiers, not empty, no overlap.
+func (b *planBuilder) sizes() {
+	f, doc, e, p, top := b.f, b.doc, b.e, b.p, b.top
+	tierIdx := b.tierIdx
 	sizesNode := child(doc, "sizes")
 	if len(f.Sizes) == 0 {
 		e.add(line(sizesNode, top), "sizes: at least one size range is required")
@@ -404,8 +436,11 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 			e.add(sorted[i].Line, "size range [%g, %g) overlaps the range at line %d", sorted[i].Min, sorted[i].Max, sorted[i-1].Line)
 		}
 	}
+}
 
-	// Priorities.
+// priorities defaults and validates the priorities and the default one.
+func (b *planBuilder) priorities() {
+	doc, e, p, top := b.doc, b.e, b.p, b.top
 	if len(p.Priorities) == 0 {
 		p.Priorities = []string{"low", "medium", "high"}
 	}
@@ -421,8 +456,13 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 	} else if !prioSet[p.DefaultPriority] {
 		e.add(line(child(doc, "default_priority"), top), "default_priority %q is not one of the priorities (%s)", p.DefaultPriority, strings.Join(p.Priorities, ", "))
 	}
+	b.prioSet = prioSet
+}
 
-	// Queue rules.
+// queues validates the queue rules: every tier has a queue at every priority.
+func (b *planBuilder) queues() {
+	f, doc, e, p, top := b.f, b.doc, b.e, b.p, b.top
+	tierIdx, prioSet := b.tierIdx, b.prioSet
 	queuesNode := child(doc, "queues")
 	for i, q := range f.Queues {
 		n := elem(queuesNode, i)
@@ -452,8 +492,11 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 			}
 		}
 	}
+}
 
-	// Tags and parameters.
+// tags validates the plan's tags against the reserved keys and Batch's limits.
+func (b *planBuilder) tags() {
+	doc, e, p, top := b.doc, b.e, b.p, b.top
 	reserved := map[string]bool{TagProduct: true, TagTier: true, TagRunID: true}
 	for k, v := range p.Tags {
 		ln := line(child(child(doc, "tags"), k), top)
@@ -469,8 +512,11 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 	if len(p.Tags)+len(reserved) > 50 {
 		e.add(line(child(doc, "tags"), top), "a job has at most 50 tags; the plan sets %d plus batchwatch's %d", len(p.Tags), len(reserved))
 	}
+}
 
-	// Retry strategy.
+// retryStrategy validates the retry strategy against Batch's limits.
+func (b *planBuilder) retryStrategy() {
+	f, doc, e, p, top := b.f, b.doc, b.e, b.p, b.top
 	if rf := f.RetryStrategy; rf != nil {
 		n := child(doc, "retry_strategy")
 		ln := line(n, top)
@@ -496,8 +542,11 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 		}
 		p.RetryStrategy = rs
 	}
+}
 
-	// Fan-in.
+// fanIn validates the fan-in job.
+func (b *planBuilder) fanIn() {
+	f, doc, e, p, top := b.f, b.doc, b.e, b.p, b.top
 	if ff := f.FanIn; ff != nil {
 		n := child(doc, "fan_in")
 		ln := line(n, top)
@@ -523,23 +572,28 @@ func buildPlan(f *planFile, doc *yaml.Node, e *errs) *Plan {
 		}
 		p.FanIn = fi
 	}
+}
 
-	if pf := f.Prices; pf != nil {
-		ln := line(child(doc, "prices"), top)
-		for _, v := range []struct {
-			src *float64
-			dst *float64
-		}{{pf.VCPUHour, &p.Prices.VCPUHour}, {pf.MemoryGiBHour, &p.Prices.MemoryGiBHour}, {pf.GPUHour, &p.Prices.GPUHour}} {
-			if v.src == nil {
-				continue
-			}
-			if *v.src < 0 {
-				e.add(ln, "prices must not be negative")
-			}
-			*v.dst = *v.src
-		}
+// prices reads the prices used for cost estimates.
+func (b *planBuilder) prices() {
+	pf := b.f.Prices
+	if pf == nil {
+		return
 	}
-	return p
+	p := b.p
+	ln := line(child(b.doc, "prices"), b.top)
+	for _, v := range []struct {
+		src *float64
+		dst *float64
+	}{{pf.VCPUHour, &p.Prices.VCPUHour}, {pf.MemoryGiBHour, &p.Prices.MemoryGiBHour}, {pf.GPUHour, &p.Prices.GPUHour}} {
+		if v.src == nil {
+			continue
+		}
+		if *v.src < 0 {
+			b.e.add(ln, "prices must not be negative")
+		}
+		*v.dst = *v.src
+	}
 }
 
 func tierNames(ts []Tier) []string {

@@ -474,37 +474,9 @@ func (r *Runner) execute(ctx context.Context, units []*unit) error {
 
 	go func() {
 		defer close(work)
-		for start := 0; start < len(units); {
-			end, rows := start, 0
-			for end < len(units) && (end == start || (end-start < r.opts.IntentBatch && rows+len(units[end].recs) <= 5*r.opts.IntentBatch)) {
-				rows += len(units[end].recs)
-				end++
-			}
-			batch := units[start:end]
-			var intents []Record
-			for _, u := range batch {
-				if u.array {
-					if err := r.writeManifest(wctx, u); err != nil {
-						prodErr = err
-						cancel()
-						return
-					}
-				}
-				intents = append(intents, u.recs...)
-			}
-			if err := r.write(wctx, intents); err != nil {
-				prodErr = err
-				cancel()
-				return
-			}
-			for _, u := range batch {
-				select {
-				case work <- u:
-				case <-wctx.Done():
-					return
-				}
-			}
-			start = end
+		if err := r.feed(wctx, units, work); err != nil {
+			prodErr = err
+			cancel()
 		}
 	}()
 
@@ -524,6 +496,52 @@ func (r *Runner) execute(ctx context.Context, units []*unit) error {
 		close(results)
 	}()
 
+	writeErr := r.journalResults(ctx, results, cancel)
+	if prodErr != nil {
+		return prodErr
+	}
+	return writeErr
+}
+
+// feed journals the units' pending rows (and array manifests) in batches
+// and hands each batch's units to the submitters once it is journaled. It
+// returns the journal's error; a cancelled ctx just stops it.
+func (r *Runner) feed(ctx context.Context, units []*unit, work chan<- *unit) error {
+	for start := 0; start < len(units); {
+		end, rows := start, 0
+		for end < len(units) && (end == start || (end-start < r.opts.IntentBatch && rows+len(units[end].recs) <= 5*r.opts.IntentBatch)) {
+			rows += len(units[end].recs)
+			end++
+		}
+		batch := units[start:end]
+		var intents []Record
+		for _, u := range batch {
+			if u.array {
+				if err := r.writeManifest(ctx, u); err != nil {
+					return err
+				}
+			}
+			intents = append(intents, u.recs...)
+		}
+		if err := r.write(ctx, intents); err != nil {
+			return err
+		}
+		for _, u := range batch {
+			select {
+			case work <- u:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		start = end
+	}
+	return nil
+}
+
+// journalResults journals the results as they come, in batches of up to
+// 1,000 rows or every FlushEvery, until results is closed. A journal error
+// cancels the submissions (through cancel) and is returned.
+func (r *Runner) journalResults(ctx context.Context, results <-chan result, cancel context.CancelFunc) error {
 	// Results are facts: journal them even when ctx was cancelled, so a
 	// re-run has less to look up.
 	flushCtx := context.WithoutCancel(ctx)
@@ -559,9 +577,6 @@ func (r *Runner) execute(ctx context.Context, units []*unit) error {
 		}
 	}
 	flush()
-	if prodErr != nil {
-		return prodErr
-	}
 	return writeErr
 }
 
@@ -704,18 +719,59 @@ func waitThrottled(ctx context.Context, n int) error {
 // Found jobs are journaled as submitted; the rows of jobs that do not exist
 // are returned for submission.
 func (r *Runner) recover(ctx context.Context, uncertain []Record) ([]Record, error) {
+	lookups := r.recoveryLookups(uncertain)
+	r.log.WithField("rows", len(uncertain)).WithField("lookups", len(lookups)).Info("looking up uncertain submissions")
+	found, err := r.runLookups(ctx, lookups)
+	if err != nil {
+		return nil, fmt.Errorf("look up uncertain submissions: %w", err)
+	}
+
+	var rows, missing []Record
+	now := r.opts.Now()
+	for _, rec := range uncertain {
+		id, ok := found[rec.Queue+"\x00"+strings.ToLower(rec.JobName)]
+		if !ok {
+			missing = append(missing, rec)
+			continue
+		}
+		rec.State, rec.Error = StateSubmitted, ""
+		if rec.SubmittedAt.IsZero() {
+			rec.SubmittedAt = now
+		}
+		if rec.ArrayIndex >= 0 {
+			rec.ArrayJobID = id
+			rec.JobID = id + ":" + strconv.Itoa(rec.ArrayIndex)
+		} else {
+			rec.JobID = id
+		}
+		rows = append(rows, rec)
+	}
+	if err := r.write(ctx, rows); err != nil {
+		return nil, err
+	}
+	r.count.recovered.Add(int64(len(rows)))
+	r.opts.Metrics.items("skipped", int64(len(rows)))
+	r.log.WithField("found", len(rows)).WithField("missing", len(missing)).Info("uncertain submissions resolved")
+	return missing, nil
+}
+
+// lookup is one ListJobs search of recover: a queue and a JOB_NAME filter,
+// exact (one name) or a prefix.
+type lookup struct {
+	queue, filter string
+	exact         bool
+}
+
+// recoveryLookups plans the searches for the uncertain rows, queue by
+// queue: one listing of the run's jobs or one lookup per name, whichever
+// costs fewer calls.
+func (r *Runner) recoveryLookups(uncertain []Record) []lookup {
 	byQueue := map[string]map[string]bool{}
 	for _, rec := range uncertain {
 		if byQueue[rec.Queue] == nil {
 			byQueue[rec.Queue] = map[string]bool{}
 		}
 		byQueue[rec.Queue][strings.ToLower(rec.JobName)] = true
-	}
-	found := map[string]string{} // queue + "\x00" + lower name → job id
-	var fmu sync.Mutex
-	type lookup struct {
-		queue, filter string
-		exact         bool
 	}
 	var lookups []lookup
 	r.mu.Lock()
@@ -742,8 +798,14 @@ func (r *Runner) recover(ctx context.Context, uncertain []Record) ([]Record, err
 			lookups = append(lookups, lookup{queue: q, filter: n, exact: true})
 		}
 	}
-	r.log.WithField("rows", len(uncertain)).WithField("lookups", len(lookups)).Info("looking up uncertain submissions")
+	return lookups
+}
 
+// runLookups runs the lookups with bounded concurrency and returns queue +
+// "\x00" + lower-cased name → job id, or the first lookup's error.
+func (r *Runner) runLookups(ctx context.Context, lookups []lookup) (map[string]string, error) {
+	found := map[string]string{}
+	var fmu sync.Mutex
 	work := make(chan lookup)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
@@ -778,37 +840,10 @@ func (r *Runner) recover(ctx context.Context, uncertain []Record) ([]Record, err
 	wg.Wait()
 	select {
 	case err := <-errc:
-		return nil, fmt.Errorf("look up uncertain submissions: %w", err)
+		return nil, err
 	default:
 	}
-
-	var rows, missing []Record
-	now := r.opts.Now()
-	for _, rec := range uncertain {
-		id, ok := found[rec.Queue+"\x00"+strings.ToLower(rec.JobName)]
-		if !ok {
-			missing = append(missing, rec)
-			continue
-		}
-		rec.State, rec.Error = StateSubmitted, ""
-		if rec.SubmittedAt.IsZero() {
-			rec.SubmittedAt = now
-		}
-		if rec.ArrayIndex >= 0 {
-			rec.ArrayJobID = id
-			rec.JobID = id + ":" + strconv.Itoa(rec.ArrayIndex)
-		} else {
-			rec.JobID = id
-		}
-		rows = append(rows, rec)
-	}
-	if err := r.write(ctx, rows); err != nil {
-		return nil, err
-	}
-	r.count.recovered.Add(int64(len(rows)))
-	r.opts.Metrics.items("skipped", int64(len(rows)))
-	r.log.WithField("found", len(rows)).WithField("missing", len(missing)).Info("uncertain submissions resolved")
-	return missing, nil
+	return found, nil
 }
 
 // listByName lists a queue's jobs whose name matches filter (a name, or a

@@ -20,64 +20,43 @@ import (
 	"github.com/batchwatch/batchwatch/sim"
 )
 
+// simFlags are the sim command's flags.
+type simFlags struct {
+	scenario, listen, start, out         *string
+	speed, scale, apiRate                *float64
+	seed                                 *uint64
+	exitWhenDone, noWorkload, noDelivery *bool
+}
+
 func simCommand(app *kingpin.Application) *command {
 	cmd := app.Command("sim", "Simulate AWS Batch (with SQS, EventBridge and Cost Explorer) on one local endpoint, for demos and load tests.")
 	awsCfg := awsclient.AddFlags(cmd)
-	var (
-		scenario     = cmd.Flag("scenario", "Built-in scenario ("+strings.Join(sim.BuiltinScenarios(), ", ")+") or a scenario YAML file.").Default("smoke").String()
-		listen       = cmd.Flag("listen", "Address serving every simulated service (point the SDKs' endpoint URL here).").Default("127.0.0.1:4566").String()
-		speed        = cmd.Flag("speed", "Simulated seconds per real second; 0 runs as fast as possible on virtual time.").Default("1").Float64()
-		seed         = cmd.Flag("seed", "Seed of every random choice; the same seed at --speed 0 reproduces a run.").Default("1").Uint64()
-		scale        = cmd.Flag("scale", "Multiply the workload's job counts and the compute environments' vCPUs (e.g. 0.01 for CI).").Default("1").Float64()
-		start        = cmd.Flag("start", "Simulated start time (RFC 3339); default now.").String()
-		out          = cmd.Flag("out", "Write every emitted event envelope to this file as JSON lines (- for stdout).").String()
-		exitWhenDone = cmd.Flag("exit-when-done", "Exit once no job can progress any more and every event is delivered.").Bool()
-		noWorkload   = cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool()
-		noDelivery   = cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool()
-		apiRate      = cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64()
-	)
+	f := simFlags{
+		scenario:     cmd.Flag("scenario", "Built-in scenario ("+strings.Join(sim.BuiltinScenarios(), ", ")+") or a scenario YAML file.").Default("smoke").String(),
+		listen:       cmd.Flag("listen", "Address serving every simulated service (point the SDKs' endpoint URL here).").Default("127.0.0.1:4566").String(),
+		speed:        cmd.Flag("speed", "Simulated seconds per real second; 0 runs as fast as possible on virtual time.").Default("1").Float64(),
+		seed:         cmd.Flag("seed", "Seed of every random choice; the same seed at --speed 0 reproduces a run.").Default("1").Uint64(),
+		scale:        cmd.Flag("scale", "Multiply the workload's job counts and the compute environments' vCPUs (e.g. 0.01 for CI).").Default("1").Float64(),
+		start:        cmd.Flag("start", "Simulated start time (RFC 3339); default now.").String(),
+		out:          cmd.Flag("out", "Write every emitted event envelope to this file as JSON lines (- for stdout).").String(),
+		exitWhenDone: cmd.Flag("exit-when-done", "Exit once no job can progress any more and every event is delivered.").Bool(),
+		noWorkload:   cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool(),
+		noDelivery:   cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool(),
+		apiRate:      cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64(),
+	}
 	return &command{
 		clause: cmd,
 		run: func(ctx context.Context, log *logrus.Logger) error {
 			l := log.WithField("component", "sim")
-			sc, err := sim.LoadScenario(*scenario)
+			cfg, err := f.config(l, awsCfg)
 			if err != nil {
 				return err
 			}
-			if *scale <= 0 {
-				return errors.New("--scale must be positive")
+			outBuf, closeOut, err := openSimOut(*f.out)
+			if err != nil {
+				return err
 			}
-			sc = sc.Scaled(*scale)
-			startAt := time.Now().UTC()
-			if *start != "" {
-				if startAt, err = time.Parse(time.RFC3339, *start); err != nil {
-					return fmt.Errorf("--start: %w", err)
-				}
-			}
-			cfg := sim.Config{
-				Scenario: sc, Speed: *speed, Seed: *seed, Logger: l, ExitWhenDone: *exitWhenDone,
-				NoWorkload: *noWorkload, NoDelivery: *noDelivery, AWS: awsCfg, Now: func() time.Time { return startAt },
-				APIRate: *apiRate,
-			}
-			if *apiRate == 0 {
-				cfg.APIRate = -1
-			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			cfg.Registry = reg
-			var outFile *os.File
-			var outBuf *bufio.Writer
-			switch *out {
-			case "":
-			case "-":
-				outBuf = bufio.NewWriterSize(os.Stdout, 1<<20)
-			default:
-				if outFile, err = os.Create(*out); err != nil {
-					return fmt.Errorf("--out: %w", err)
-				}
-				defer outFile.Close()
-				outBuf = bufio.NewWriterSize(outFile, 1<<20)
-			}
+			defer closeOut()
 			if outBuf != nil {
 				cfg.Out = outBuf
 			}
@@ -86,40 +65,95 @@ func simCommand(app *kingpin.Application) *command {
 				return err
 			}
 			defer s.Close()
-
-			ln, err := net.Listen("tcp", *listen)
-			if err != nil {
-				return fmt.Errorf("listen on %s: %w", *listen, err)
-			}
-			srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			srvErr := make(chan error, 1)
-			go func() { srvErr <- srv.Serve(ln) }()
-			l.WithField("listen", ln.Addr().String()).WithField("scenario", sc.Name).WithField("speed", *speed).
-				WithField("seed", *seed).WithField("scale", *scale).Info("simulator serving")
-
 			began := time.Now()
-			runErr := s.Run(ctx)
-			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(shutCtx)
-			if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
-				runErr = err
-			}
+			runErr := serveSim(ctx, s, f, cfg.Scenario.Name, l)
 			if outBuf != nil {
 				if err := outBuf.Flush(); err != nil && runErr == nil {
 					runErr = fmt.Errorf("--out: %w", err)
 				}
 			}
-			truth := s.Truth()
-			done := 0
-			for _, t := range truth {
-				if t.Status == "SUCCEEDED" || t.Status == "FAILED" {
-					done++
-				}
-			}
-			l.WithField("jobs", len(truth)).WithField("finished", done).
-				WithField("seconds", fmt.Sprintf("%.2f", time.Since(began).Seconds())).Info("simulator stopped")
+			logSimStopped(s, began, l)
 			return runErr
 		},
 	}
+}
+
+// config turns the flags into the simulator's configuration.
+func (f simFlags) config(l *logrus.Entry, awsCfg *awsclient.Config) (sim.Config, error) {
+	sc, err := sim.LoadScenario(*f.scenario)
+	if err != nil {
+		return sim.Config{}, err
+	}
+	if *f.scale <= 0 {
+		return sim.Config{}, errors.New("--scale must be positive")
+	}
+	sc = sc.Scaled(*f.scale)
+	startAt := time.Now().UTC()
+	if *f.start != "" {
+		if startAt, err = time.Parse(time.RFC3339, *f.start); err != nil {
+			return sim.Config{}, fmt.Errorf("--start: %w", err)
+		}
+	}
+	cfg := sim.Config{
+		Scenario: sc, Speed: *f.speed, Seed: *f.seed, Logger: l, ExitWhenDone: *f.exitWhenDone,
+		NoWorkload: *f.noWorkload, NoDelivery: *f.noDelivery, AWS: awsCfg, Now: func() time.Time { return startAt },
+		APIRate: *f.apiRate,
+	}
+	if *f.apiRate == 0 {
+		cfg.APIRate = -1
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Registry = reg
+	return cfg, nil
+}
+
+// openSimOut opens --out: nothing, stdout ("-") or a file, buffered.
+func openSimOut(out string) (*bufio.Writer, func(), error) {
+	switch out {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return bufio.NewWriterSize(os.Stdout, 1<<20), func() {}, nil
+	}
+	file, err := os.Create(out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	return bufio.NewWriterSize(file, 1<<20), func() { file.Close() }, nil
+}
+
+// serveSim serves the simulator on --listen while it runs.
+func serveSim(ctx context.Context, s *sim.Sim, f simFlags, scenario string, l *logrus.Entry) error {
+	ln, err := net.Listen("tcp", *f.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *f.listen, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	l.WithField("listen", ln.Addr().String()).WithField("scenario", scenario).WithField("speed", *f.speed).
+		WithField("seed", *f.seed).WithField("scale", *f.scale).Info("simulator serving")
+
+	runErr := s.Run(ctx)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// logSimStopped logs how many of the run's jobs finished.
+func logSimStopped(s *sim.Sim, began time.Time, l *logrus.Entry) {
+	truth := s.Truth()
+	done := 0
+	for _, t := range truth {
+		if t.Status == "SUCCEEDED" || t.Status == "FAILED" {
+			done++
+		}
+	}
+	l.WithField("jobs", len(truth)).WithField("finished", done).
+		WithField("seconds", fmt.Sprintf("%.2f", time.Since(began).Seconds())).Info("simulator stopped")
 }
