@@ -198,7 +198,7 @@ func TestSplitDefinition(t *testing.T) {
 func TestLogConfiguration(t *testing.T) {
 	const env = `{"id":"e","detail-type":"Batch Job State Change","region":"eu-west-1","detail":{"jobId":"j",`
 	cases := []struct {
-		name, detail           string
+		name, detail          string
 		driver, group, region string
 	}{
 		{"no configuration", `"container":{"image":"i"}}}`, "", DefaultLogGroup, "eu-west-1"},
