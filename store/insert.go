@@ -121,11 +121,11 @@ func (w *Window) addAttempts(rec *Received) {
 		w.rows = append(w.rows, r)
 	}
 	for _, a := range j.Attempts {
-		put(attemptRow{job: j, a: a, finished: true, version: v})
+		put(attemptRow{job: j, region: rec.Event.Region, a: a, finished: true, version: v})
 	}
 	// The attempt under way, from a RUNNING event.
 	if j.Status == batch.StatusRunning && j.StartedAtMs > 0 {
-		put(attemptRow{job: j, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
+		put(attemptRow{job: j, region: rec.Event.Region, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
 	}
 }
 
@@ -174,6 +174,7 @@ func (w *Window) Commit(ctx context.Context) (InsertStats, error) {
 
 type attemptRow struct {
 	job      *batch.Job
+	region   string // the event's
 	a        batch.Attempt
 	finished bool
 	version  uint64
@@ -593,7 +594,25 @@ func jobColumns(recs []*Received) *columns {
 	c.add("source", source)
 	c.add("updated_at", updatedAt)
 	c.add("version", version)
+	addLogColumns(c, n, func(i int) (*batch.Job, string) { return &recs[i].Event.Job, recs[i].Event.Region }, true)
 	return c
+}
+
+// addLogColumns adds where the jobs' logs are (migration 006): the log
+// driver (jobs only), the CloudWatch Logs group (batch.Job.LogGroup: the
+// default group when the job does not say, empty when its logs do not go
+// to CloudWatch) and that group's region.
+func addLogColumns(c *columns, n int, job func(i int) (*batch.Job, string), driver bool) {
+	drivers, groups, regions := mk[string](n), mk[string](n), mkLC(n)
+	for i := range n {
+		j, region := job(i)
+		drivers[i], groups[i], regions[i] = j.Log.Driver, j.LogGroup(), j.LogRegion(region)
+	}
+	if driver {
+		c.add("log_driver", drivers)
+	}
+	c.add("log_group", groups)
+	c.add("log_region", regions)
 }
 
 func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
@@ -665,6 +684,7 @@ func attemptColumns(rows []attemptRow) *columns {
 	c.add("tag_keys", tagK)
 	c.add("tag_values", tagV)
 	c.add("version", version)
+	addLogColumns(c, n, func(i int) (*batch.Job, string) { return rows[i].job, rows[i].region }, false)
 	return c
 }
 
