@@ -359,9 +359,7 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 		j.NumNodes = d.NodeProperties.NumNodes
 	}
 
-	// Resources and container.
 	resources(d, j, b)
-
 	j.Log = logConfig(d)
 
 	// Attempts.

@@ -473,7 +473,11 @@ func bytesString(b []byte) string {
 }
 
 func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
-	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns { return jobColumns(recs[lo:hi]) })
+	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns {
+		c := jobColumns(recs[lo:hi])
+		addLogColumns(c, hi-lo, func(i int) (*batch.Job, string) { return &recs[lo+i].Event.Job, recs[lo+i].Event.Region }, true)
+		return c
+	})
 }
 
 func jobColumns(recs []*Received) *columns {
@@ -594,7 +598,6 @@ func jobColumns(recs []*Received) *columns {
 	c.add("source", source)
 	c.add("updated_at", updatedAt)
 	c.add("version", version)
-	addLogColumns(c, n, func(i int) (*batch.Job, string) { return &recs[i].Event.Job, recs[i].Event.Region }, true)
 	return c
 }
 
@@ -616,7 +619,11 @@ func addLogColumns(c *columns, n int, job func(i int) (*batch.Job, string), driv
 }
 
 func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
-	return s.send(ctx, "attempts", len(rows), func(lo, hi int) *columns { return attemptColumns(rows[lo:hi]) })
+	return s.send(ctx, "attempts", len(rows), func(lo, hi int) *columns {
+		c := attemptColumns(rows[lo:hi])
+		addLogColumns(c, hi-lo, func(i int) (*batch.Job, string) { return rows[lo+i].job, rows[lo+i].region }, false)
+		return c
+	})
 }
 
 func attemptColumns(rows []attemptRow) *columns {
@@ -684,7 +691,6 @@ func attemptColumns(rows []attemptRow) *columns {
 	c.add("tag_keys", tagK)
 	c.add("tag_values", tagV)
 	c.add("version", version)
-	addLogColumns(c, n, func(i int) (*batch.Job, string) { return rows[i].job, rows[i].region }, false)
 	return c
 }
 
