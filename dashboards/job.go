@@ -73,6 +73,15 @@ func jobIDLinks() []dashboard.DynamicConfigValue {
 	}}}}
 }
 
+// jobDashboardURL is the SQL expression of the Job dashboard's URL for the
+// job id in column col (a relative URL, as Grafana's own links are). Job
+// ids are letters, digits, '-', and ':' or '#' before an array index or a
+// node number: only '#' needs escaping in a query string (18.16 has no
+// encodeURLComponent).
+func jobDashboardURL(col string) string {
+	return "concat('/d/" + jobDashboardUID + "/job?var-job_id=', replaceAll(" + col + ", '#', '%23'))"
+}
+
 // urlLinks makes a column of URLs clickable, opening a new tab.
 func urlLinks(title string) []dashboard.DynamicConfigValue {
 	return []dashboard.DynamicConfigValue{{Id: "links", Value: []map[string]any{{

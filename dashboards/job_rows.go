@@ -20,7 +20,7 @@ func jobSummaryRow() row {
 	return row{title: "Job", panels: []cog.Builder[dashboard.Panel]{
 		defaultTable(clickhousePluginID).
 			Title("Job").
-			Description("The job's latest state as ingest stored it (the newest observation wins, never the latest to arrive): status and reason, failure class, queue, definition and revision, image, instance type, times, resources, array and node linkage, where its logs go.").
+			Description("The job's latest state as ingest stored it (the newest observation wins, never the latest to arrive): status and reason, failure class, queue, definition and revision, image, instance type, times, resources, array and node linkage (an array parent shows its children by status; *Links* leads to a child's parent), where its logs go.").
 			Span(16).
 			Height(14).
 			WithTarget(chQuery("SELECT job_id, job_name, status, status_reason, failure_class, exit_code, job_queue," +
@@ -28,13 +28,14 @@ func jobSummaryRow() row {
 				" " + msDateTime("created_at_ms") + " AS created, " + msDateTime("first_started_at_ms") + " AS first_started," +
 				" " + msDateTime("stopped_at_ms") + " AS stopped, queue_wait_ms / 1000 AS queue_wait_seconds, run_time_ms / 1000 AS run_seconds," +
 				" attempts, retry_attempts, timeout_seconds, vcpus, memory_mib, gpus, array_parent_id, array_index, array_size," +
+				" arrayStringConcat(arrayMap((k, n) -> concat(k, '=', toString(n)), status_summary_keys, status_summary_values), ' ') AS array_children," +
 				" node_parent_id, node_index, arrayStringConcat(depends_on, ' ') AS depends_on, share_identifier, scheduling_priority," +
 				" account, region, log_driver, log_group, " + jobLogRegion + " AS log_region, log_stream, last_detail_type," +
 				" toString(last_event_time) AS last_event " + scoped)).
 			Transformations([]dashboard.DataTransformerConfig{{Id: "transpose", Options: map[string]any{}}}),
 		defaultTable(clickhousePluginID).
 			Title("Links").
-			Description("The job in the AWS Batch console, and its logs in CloudWatch Logs: the last attempt's log stream and the whole log group, in the group and region of the job's log configuration (AWS Batch's default /aws/batch/job when it has none). No log links when the job logs elsewhere (another log driver, or EKS).").
+			Description("The job in the AWS Batch console, and its logs in CloudWatch Logs: the last attempt's log stream and the whole log group, in the group and region of the job's log configuration (AWS Batch's default /aws/batch/job when it has none). No log links when the job logs elsewhere (another log driver, or EKS). For an array child or a multi-node node, its parent's Job dashboard.").
 			Span(8).
 			Height(14).
 			WithTarget(chQuery(link("AWS Batch console", batchConsoleURL, "")+
