@@ -213,6 +213,9 @@ func (s *Sim) registerDef(in *registerJobDefinitionInput) (*jobDef, error) {
 	if cp.Image == "" {
 		return nil, clientErr("containerProperties.image must be specified")
 	}
+	if lc := cp.LogConfiguration; lc != nil && lc.LogDriver == "" {
+		return nil, clientErr("containerProperties.logConfiguration.logDriver must be specified")
+	}
 	d := &jobDef{name: in.JobDefinitionName, status: "ACTIVE", retry: in.RetryStrategy}
 	if in.Timeout != nil {
 		if in.Timeout.AttemptDurationSeconds > 0 && in.Timeout.AttemptDurationSeconds < 60 {
@@ -242,6 +245,11 @@ func (s *Sim) registerDef(in *registerJobDefinitionInput) (*jobDef, error) {
 	props.Volumes, props.MountPoints, props.Ulimits, props.Secrets = []empty{}, []empty{}, []empty{}, []empty{}
 	props.Environment = nonNilKV(props.Environment)
 	props.ResourceRequirements = nonNilRR(props.ResourceRequirements)
+	if lc := props.LogConfiguration; lc != nil && lc.SecretOptions == nil {
+		c := *lc
+		c.SecretOptions = []empty{}
+		props.LogConfiguration = &c
+	}
 	params := in.Parameters
 	if params == nil {
 		params = map[string]string{}
@@ -353,6 +361,13 @@ func specToRegister(spec *JobDefinitionSpec) *registerJobDefinitionInput {
 		PropagateTags:        spec.PropagateTags,
 		Tags:                 spec.Tags,
 		PlatformCapabilities: spec.PlatformCapabilities,
+	}
+	if spec.LogGroup != "" {
+		opts := map[string]string{"awslogs-group": spec.LogGroup}
+		if spec.LogStreamPrefix != "" {
+			opts["awslogs-stream-prefix"] = spec.LogStreamPrefix
+		}
+		in.ContainerProperties.LogConfiguration = &logConfiguration{LogDriver: "awslogs", Options: opts, SecretOptions: []empty{}}
 	}
 	if spec.SchedulingPriority != nil {
 		p := int32(*spec.SchedulingPriority)

@@ -92,6 +92,7 @@ func (s *Sim) containerDetail(j *job) *containerDetail {
 		Ulimits:           []empty{},
 		NetworkInterfaces: []empty{},
 		Secrets:           []empty{},
+		LogConfiguration:  props.LogConfiguration,
 	}
 	if j.command != nil {
 		c.Command = j.command

@@ -119,7 +119,12 @@ type JobDefinitionSpec struct {
 	Parameters           map[string]string `yaml:"parameters"`
 	SchedulingPriority   *int              `yaml:"scheduling_priority"`
 	JobRoleArn           string            `yaml:"job_role_arn"`
-	Behavior             *Behavior         `yaml:"behavior"`
+	// LogGroup, when set, registers the definition with an awslogs log
+	// configuration writing to this CloudWatch Logs group (and
+	// LogStreamPrefix); without it jobs log to AWS Batch's default group.
+	LogGroup        string    `yaml:"log_group"`
+	LogStreamPrefix string    `yaml:"log_stream_prefix"`
+	Behavior        *Behavior `yaml:"behavior"`
 }
 
 // RetrySpec mirrors RetryStrategy.

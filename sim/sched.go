@@ -753,7 +753,14 @@ func (s *Sim) starting(j *job) {
 func (s *Sim) running(j *job) {
 	a := j.cur
 	a.startedAt = s.cur
-	a.logStream = j.def.name + "/default/" + a.taskID
+	// awslogs names a stream <prefix>/<container name>/<task id>; Batch's
+	// container is "default", and its prefix is the definition's name
+	// unless the log configuration sets awslogs-stream-prefix.
+	prefix := j.def.name
+	if lc := j.def.detail.ContainerProperties.LogConfiguration; lc != nil && lc.Options["awslogs-stream-prefix"] != "" {
+		prefix = lc.Options["awslogs-stream-prefix"]
+	}
+	a.logStream = prefix + "/default/" + a.taskID
 	j.startedAt = s.cur
 	if p := j.parent; p != nil && p.startedAt == 0 {
 		p.startedAt = s.cur

@@ -57,6 +57,7 @@ type containerDetail struct {
 	NetworkInterfaces    []empty               `json:"networkInterfaces"`
 	ResourceRequirements []resourceRequirement `json:"resourceRequirements"`
 	Secrets              []empty               `json:"secrets"`
+	LogConfiguration     *logConfiguration     `json:"logConfiguration,omitempty"`
 }
 
 type attemptContainerDetail struct {
@@ -244,6 +245,16 @@ type containerProperties struct {
 	Ulimits              []empty               `json:"ulimits"`
 	ResourceRequirements []resourceRequirement `json:"resourceRequirements"`
 	Secrets              []empty               `json:"secrets"`
+	LogConfiguration     *logConfiguration     `json:"logConfiguration,omitempty"`
+}
+
+// logConfiguration is a container's LogConfiguration (AWS Batch API
+// reference): the driver and its options, as registered and as a job
+// detail reports them.
+type logConfiguration struct {
+	LogDriver     string            `json:"logDriver"`
+	Options       map[string]string `json:"options,omitempty"`
+	SecretOptions []empty           `json:"secretOptions"`
 }
 
 type jobDefinitionDetail struct {
