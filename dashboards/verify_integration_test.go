@@ -138,6 +138,16 @@ func TestEveryPanelRunsWithData(t *testing.T) {
 	}
 	t.Logf("%d queries ran with data", queries)
 
+	// The log group the links use is the one the job's definition set,
+	// end to end: simulator events → ingest → ClickHouse.
+	var own, dflt uint64
+	err := data.store.Conn().QueryRow(ctx, "SELECT countIf(job_definition = 'smoke-report' AND log_group = '/batch/smoke/report'"+
+		" AND (log_stream = '' OR startsWith(log_stream, 'report/default/'))), countIf(job_definition = 'smoke-build' AND log_group = '/aws/batch/job')"+
+		" FROM "+data.store.Table("jobs")+" FINAL").Scan(&own, &dflt)
+	if err != nil || own == 0 || dflt == 0 {
+		t.Errorf("jobs in their definitions' log groups: %d in /batch/smoke/report, %d in /aws/batch/job, err %v", own, dflt, err)
+	}
+
 	v := data.verifier()
 	v.Select = func(_ string, options []string) []string {
 		if len(options) == 0 {
