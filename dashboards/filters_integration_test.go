@@ -35,8 +35,9 @@ func TestClickHouseFiltersQuoteValues(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().Truncate(time.Second)
 	var recs []store.Received
+	ids := []string{"job-quote-0", "job-quote-1", "job-quote-arr:2"}
 	for i, tier := range []string{"it's", `o'neil\'s`, "plain"} {
-		body := quotedJob(fmt.Sprintf("job-quote-%d", i), tier, "111122223333", "eu-west-1", now.Add(-time.Duration(10+i)*time.Minute).UnixMilli())
+		body := quotedJob(ids[i], tier, "111122223333", "eu-west-1", now.Add(-time.Duration(10+i)*time.Minute).UnixMilli())
 		ev, err := batch.Parse([]byte(body))
 		if err != nil {
 			t.Fatalf("parse: %v", err)
@@ -87,6 +88,41 @@ func TestClickHouseFiltersQuoteValues(t *testing.T) {
 		if ran < 20 {
 			t.Errorf("%s: only %d ClickHouse queries ran", name, ran)
 		}
+	}
+}
+
+// The Job dashboard's links of an array child: the Batch console, its log
+// stream and group, and its parent's Job dashboard.
+func TestJobLinksOfAnArrayChild(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	ev, err := batch.Parse([]byte(quotedJob("parent-1:4", "plain", "111122223333", "eu-west-1", now.Add(-time.Minute).UnixMilli())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Insert(ctx, []store.Received{{Event: ev, Source: "test", ReceivedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	var job []*ParsedDashboard
+	for _, d := range committedDashboards(t) {
+		if d.UID == jobDashboardUID {
+			job = append(job, d)
+		}
+	}
+	v := &Verifier{ClickHouse: s.Conn(), ClickHouseRange: TimeRange{From: now.Add(-time.Hour), To: now}, Database: s.Database(), JobID: "parent-1:4"}
+	for _, r := range v.Verify(ctx, job) {
+		if r.Err != nil {
+			t.Error(r.String())
+		}
+		if r.Target.Panel == "Links" && r.Series != 4 {
+			t.Errorf("Links has %d rows, want 4 (console, log stream, log group, array parent)", r.Series)
+		}
+	}
+	var url string
+	q := "SELECT " + jobDashboardURL("array_parent_id") + " FROM " + s.Table("jobs") + " FINAL WHERE job_id = 'parent-1:4'"
+	if err := s.Conn().QueryRow(ctx, q).Scan(&url); err != nil || url != "/d/batchwatch-job/job?var-job_id=parent-1" {
+		t.Errorf("parent link %q, %v", url, err)
 	}
 }
 

@@ -40,7 +40,9 @@ func jobSummaryRow() row {
 			Height(14).
 			WithTarget(chQuery(link("AWS Batch console", batchConsoleURL, "")+
 				" UNION ALL "+link("CloudWatch Logs: last log stream", logsURL("log_group", "log_stream", jobLogRegion), " AND log_group != '' AND log_stream != ''")+
-				" UNION ALL "+link("CloudWatch Logs: log group", logsURL("log_group", "''", jobLogRegion), " AND log_group != ''"))).
+				" UNION ALL "+link("CloudWatch Logs: log group", logsURL("log_group", "''", jobLogRegion), " AND log_group != ''")+
+				" UNION ALL "+link("Job dashboard of the array parent", jobDashboardURL("array_parent_id"), " AND array_parent_id != ''")+
+				" UNION ALL "+link("Job dashboard of the multi-node parent", jobDashboardURL("node_parent_id"), " AND node_parent_id != ''"))).
 			OverrideByName("url", urlLinks("Open ${__data.fields.link}")),
 	}}
 }
