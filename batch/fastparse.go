@@ -77,6 +77,7 @@ type filler struct {
 	attempts  pool[wireAttempt]
 	attCtrs   pool[wireAttemptContainer]
 	reqs      pool[wireResourceRequirement]
+	logConfs  pool[wireLogConfiguration]
 }
 
 // start starts reading an event from body, which the event keeps.
@@ -108,6 +109,7 @@ func (fl *filler) reset(n int) {
 	fl.attempts.reset()
 	fl.attCtrs.reset()
 	fl.reqs.reset()
+	fl.logConfs.reset()
 }
 
 // pool hands out slices of T carved from a chunk reused between events. A
@@ -599,9 +601,35 @@ func (fl *filler) fillContainer(c *fastjson.Value) *wireContainer {
 			w.LogStreamName = fl.valStr(f)
 		case "instanceType":
 			w.InstanceType = fl.valStr(f)
+		case "logConfiguration":
+			w.LogConfiguration = fl.logConfiguration(f)
 		}
 	})
 	return w
+}
+
+// logConfiguration reads a container's logConfiguration into scratch; nil
+// when it is no object.
+func (fl *filler) logConfiguration(f *fastjson.Value) *wireLogConfiguration {
+	if f.Type() != fastjson.TypeObject {
+		return nil
+	}
+	lc := &fl.logConfs.take(1)[0]
+	*lc = wireLogConfiguration{LogDriver: fl.getStr(f, "logDriver")}
+	if opts := getObj(f, "options"); opts != nil {
+		o := valObj(opts)
+		o.Visit(func(k []byte, v *fastjson.Value) {
+			switch string(k) {
+			case "awslogs-group":
+				lc.Options.Group = fl.valStr(v)
+			case "awslogs-region":
+				lc.Options.Region = fl.valStr(v)
+			case "awslogs-stream-prefix":
+				lc.Options.StreamPrefix = fl.valStr(v)
+			}
+		})
+	}
+	return lc
 }
 
 func getFloatVal(f *fastjson.Value) float64 {
@@ -651,6 +679,9 @@ func (fl *filler) fillEcsProps(ep *fastjson.Value) *wireEcsProps {
 			ec := wireEcsContainer{Name: fl.getStr(c, "name"), Image: fl.getStr(c, "image"),
 				ResourceRequirements: fl.fillResourceReqs(c, "resourceRequirements"), ExitCode: fl.getIntPtr(c, "exitCode"),
 				Reason: fl.getStr(c, "reason"), LogStreamName: fl.getStr(c, "logStreamName")}
+			if f := c.Get("logConfiguration"); f != nil {
+				ec.LogConfiguration = fl.logConfiguration(f)
+			}
 			if f := c.Get("essential"); f != nil && (f.Type() == fastjson.TypeTrue || f.Type() == fastjson.TypeFalse) {
 				b := f.Type() == fastjson.TypeTrue
 				ec.Essential = &b

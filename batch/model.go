@@ -94,6 +94,9 @@ type Job struct {
 	// InstanceType is container.instanceType when Batch reports it.
 	InstanceType string
 	Platform     Platform
+	// Log is where the job's container writes its logs, as its
+	// logConfiguration says (zero when the event does not say).
+	Log LogConfig
 
 	// Array job linkage: parents have ArraySize > 0, children ArrayIndex.
 	ArrayParentID string
@@ -128,6 +131,52 @@ type Attempt struct {
 	TaskARN              string
 	ContainerInstanceARN string
 	FailureClass         FailureClass
+}
+
+// DefaultLogGroup is the CloudWatch Logs group of jobs whose container
+// has no log configuration of its own (AWS Batch's default).
+const DefaultLogGroup = "/aws/batch/job"
+
+// LogDriverAWSLogs is the log driver that writes to CloudWatch Logs.
+const LogDriverAWSLogs = "awslogs"
+
+// LogConfig is a container's logConfiguration: the driver, and for awslogs
+// the group, region and stream prefix of its options, as given.
+type LogConfig struct {
+	Driver       string
+	Group        string
+	Region       string
+	StreamPrefix string
+}
+
+// LogGroup is the CloudWatch Logs group the job's log streams are in: the
+// awslogs-group of its log configuration, DefaultLogGroup when the
+// container has none (or awslogs without a group), and "" when its logs do
+// not go to CloudWatch Logs through Batch: another log driver, or an EKS
+// job (its pods log through the cluster's own agent).
+func (j *Job) LogGroup() string {
+	switch {
+	case j.Log.Driver != "" && j.Log.Driver != LogDriverAWSLogs:
+		return ""
+	case j.Log.Group != "":
+		return j.Log.Group
+	case j.Platform == PlatformEKS:
+		return ""
+	}
+	return DefaultLogGroup
+}
+
+// LogRegion is the region of the job's CloudWatch Logs group: the
+// awslogs-region option, else eventRegion (the job's own region, where
+// awslogs writes by default); "" when LogGroup is "".
+func (j *Job) LogRegion(eventRegion string) string {
+	if j.LogGroup() == "" {
+		return ""
+	}
+	if j.Log.Driver == LogDriverAWSLogs && j.Log.Region != "" {
+		return j.Log.Region
+	}
+	return eventRegion
 }
 
 // IsArrayParent reports whether the job is an array parent.

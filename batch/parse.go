@@ -320,6 +320,7 @@ func normalize(d *wireDetail, j *Job, b *jobBlock) {
 
 	// Resources and container.
 	resources(d, j, b)
+	j.Log = logConfig(d)
 
 	// Attempts.
 	attemptFields(d, j, b)
@@ -431,6 +432,28 @@ func classifyFailure(d *wireDetail, j *Job) {
 		}
 		j.FailureClass = Classify(j.Status, reason, containerReason, j.ExitCode, len(j.Attempts) > 0 || j.StartedAtMs > 0)
 	}
+}
+
+// logConfig reads the job's log configuration: the container's, else that
+// of the first container of ecsProperties that has one. EKS jobs have none.
+func logConfig(d *wireDetail) LogConfig {
+	lc := (*wireLogConfiguration)(nil)
+	if d.Container != nil {
+		lc = d.Container.LogConfiguration
+	}
+	if lc == nil && d.EcsProperties != nil {
+		for _, tp := range d.EcsProperties.TaskProperties {
+			for _, c := range tp.Containers {
+				if lc == nil {
+					lc = c.LogConfiguration
+				}
+			}
+		}
+	}
+	if lc == nil {
+		return LogConfig{}
+	}
+	return LogConfig{Driver: lc.LogDriver, Group: lc.Options.Group, Region: lc.Options.Region, StreamPrefix: lc.Options.StreamPrefix}
 }
 
 // newAttempts returns an empty slice with room for n attempts.

@@ -44,6 +44,35 @@ func BenchmarkParseMix(b *testing.B) {
 	}
 }
 
+// BenchmarkParseMixLogConfig is BenchmarkParseMix with an awslogs
+// logConfiguration in every container, as jobs whose definition sets one
+// report it (the simulated day has none): the cost of reading it.
+func BenchmarkParseMixLogConfig(b *testing.B) {
+	events := loadMix(b)
+	lc := []byte(`"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/batch/team-a","awslogs-region":"eu-west-1","awslogs-stream-prefix":"job"},"secretOptions":[]},`)
+	var total int64
+	for i, e := range events {
+		events[i] = bytes.ReplaceAll(e, []byte(`"container":{`), lc)
+		total += int64(len(events[i]))
+	}
+	b.SetBytes(total / int64(len(events)))
+	b.ReportAllocs()
+	p := NewParser()
+	i := 0
+	for b.Loop() {
+		ev, err := p.Parse(events[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ev.Job.LogGroup() != "/batch/team-a" && ev.DetailType == DetailTypeJobStateChange && bytes.Contains(events[i], lc) {
+			b.Fatalf("log group %q", ev.Job.LogGroup())
+		}
+		if i++; i == len(events) {
+			i = 0
+		}
+	}
+}
+
 func loadMix(tb testing.TB) [][]byte {
 	data, err := os.ReadFile("testdata/bench_mix.jsonl")
 	if err != nil {

@@ -205,3 +205,41 @@ func TestFailureClassActionable(t *testing.T) {
 		t.Error("FailureNone must not be actionable")
 	}
 }
+
+// TestLogConfiguration: the CloudWatch Logs group and region a job's
+// streams are in, from each place and shape the log configuration comes in,
+// read alike by the fast parser and the encoding/json reference.
+func TestLogConfiguration(t *testing.T) {
+	const env = `{"id":"e","detail-type":"Batch Job State Change","region":"eu-west-1","detail":{"jobId":"j",`
+	cases := []struct {
+		name, detail          string
+		driver, group, region string
+	}{
+		{"no configuration", `"container":{"image":"i"}}}`, "", DefaultLogGroup, "eu-west-1"},
+		{"no container", `"status":"SUBMITTED"}}`, "", DefaultLogGroup, "eu-west-1"},
+		{"awslogs group and region", `"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/team/a","awslogs-region":"us-east-2","awslogs-stream-prefix":"p"}}}}}`, "awslogs", "/team/a", "us-east-2"},
+		{"awslogs without group", `"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-stream-prefix":"p"}}}}}`, "awslogs", DefaultLogGroup, "eu-west-1"},
+		{"awslogs without options", `"container":{"logConfiguration":{"logDriver":"awslogs"}}}}`, "awslogs", DefaultLogGroup, "eu-west-1"},
+		{"other driver", `"container":{"logConfiguration":{"logDriver":"splunk","options":{"awslogs-group":"/ignored"}}}}}`, "splunk", "", ""},
+		{"fargate", `"platformCapabilities":["FARGATE"],"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/f"}}}}}`, "awslogs", "/ecs/f", "eu-west-1"},
+		{"ecsProperties second container", `"ecsProperties":{"taskProperties":[{"containers":[{"name":"a"},{"name":"b","logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/multi"}}}]}]}}}`, "awslogs", "/multi", "eu-west-1"},
+		{"container wins over ecsProperties", `"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/c"}}},"ecsProperties":{"taskProperties":[{"containers":[{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/e"}}}]}]}}}`, "awslogs", "/c", "eu-west-1"},
+		{"eks", `"eksProperties":{"podProperties":{"containers":[{"name":"c"}]}}}}`, "", "", ""},
+		{"mistyped", `"container":{"logConfiguration":{"logDriver":5,"options":[]}}}}`, "", DefaultLogGroup, "eu-west-1"},
+		{"escaped group", `"container":{"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"\/a\/b"}}}}}`, "awslogs", "/a/b", "eu-west-1"},
+	}
+	for _, c := range cases {
+		body := env + c.detail
+		ref, err := referenceParse([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: reference: %v", c.name, err)
+		}
+		for reader, ev := range map[string]*Event{"fast": mustParse(t, body), "reference": ref} {
+			j := &ev.Job
+			if j.Log.Driver != c.driver || j.LogGroup() != c.group || j.LogRegion(ev.Region) != c.region {
+				t.Errorf("%s (%s): driver %q group %q region %q, want %q %q %q", c.name, reader,
+					j.Log.Driver, j.LogGroup(), j.LogRegion(ev.Region), c.driver, c.group, c.region)
+			}
+		}
+	}
+}

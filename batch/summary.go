@@ -34,6 +34,9 @@ type Summary struct {
 	NodeParentID          *string           `json:"node_parent_id"`
 	NodeIndex             *int              `json:"node_index"`
 	LogStream             *string           `json:"log_stream"`
+	LogDriver             *string           `json:"log_driver"`
+	LogGroup              *string           `json:"log_group"`
+	LogRegion             *string           `json:"log_region"`
 	Tags                  map[string]string `json:"tags"`
 	Parameters            map[string]string `json:"parameters"`
 }
@@ -70,6 +73,9 @@ func (e *Event) Summary() Summary {
 		NodeParentID:  str(j.NodeParentID),
 		NodeIndex:     j.NodeIndex,
 		LogStream:     str(j.LogStream),
+		LogDriver:     str(j.Log.Driver),
+		LogGroup:      str(j.LogGroup()),
+		LogRegion:     str(j.LogRegion(e.Region)),
 		Tags:          kvMap(j.Tags),
 		Parameters:    kvMap(j.Parameters),
 	}

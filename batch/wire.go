@@ -114,6 +114,20 @@ type wireContainer struct {
 	TaskArn              string                    `json:"taskArn"`              // unread
 	ContainerInstanceArn string                    `json:"containerInstanceArn"` // unread
 	InstanceType         string                    `json:"instanceType"`
+	LogConfiguration     *wireLogConfiguration     `json:"logConfiguration"`
+}
+
+// wireLogConfiguration is a container's LogConfiguration. Of the driver's
+// options only those of awslogs that say where the logs go are read.
+type wireLogConfiguration struct {
+	LogDriver string         `json:"logDriver"`
+	Options   wireLogOptions `json:"options"`
+}
+
+type wireLogOptions struct {
+	Group        string `json:"awslogs-group"`
+	Region       string `json:"awslogs-region"`
+	StreamPrefix string `json:"awslogs-stream-prefix"`
 }
 
 type wireNodeDetails struct {
@@ -192,4 +206,5 @@ type wireEcsContainer struct {
 	ExitCode             *int                      `json:"exitCode"`
 	Reason               string                    `json:"reason"`
 	LogStreamName        string                    `json:"logStreamName"`
+	LogConfiguration     *wireLogConfiguration     `json:"logConfiguration"`
 }

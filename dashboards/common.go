@@ -104,6 +104,39 @@ func queryVariable(pluginID, name, label, query string) *dashboard.QueryVariable
 		AllValue(allValue)
 }
 
+// promScopeVariables are the datasource variable of a Prometheus dashboard
+// and its account and region variables (labels the scrape configuration
+// adds, one exporter per account and region; absent until a deployment
+// sets them, when All still matches every series).
+func promScopeVariables() []cog.Builder[dashboard.VariableModel] {
+	return []cog.Builder[dashboard.VariableModel]{
+		datasourceVariable(promPluginID, "Prometheus"),
+		queryVariable(promPluginID, "account", "Account", "label_values(batchwatch_queue_jobs, account)").
+			Description("AWS account of the exporter's scrape target (the account label of the scrape configuration)."),
+		queryVariable(promPluginID, "region", "Region", `label_values(batchwatch_queue_jobs{account=~"$account"}, region)`).
+			Description("AWS region of the exporter's scrape target (the region label of the scrape configuration)."),
+	}
+}
+
+// chScopeVariables are the datasource, database, account and region
+// variables every ClickHouse dashboard starts with: account and region come
+// from each event's envelope.
+func chScopeVariables(cfg Config) []cog.Builder[dashboard.VariableModel] {
+	return []cog.Builder[dashboard.VariableModel]{
+		datasourceVariable(clickhousePluginID, "ClickHouse"),
+		dashboard.NewConstantVariableBuilder("database").
+			Label("Database").
+			Description("ClickHouse database of batchwatch's tables (ingest's --clickhouse.database).").
+			Value(dashboard.StringOrMap{String: cog.ToPtr(cfg.ClickHouseDatabase)}),
+		chVariable("account", "Account",
+			"SELECT DISTINCT account FROM $database.jobs WHERE $__timeFilter(created_at) ORDER BY account").
+			Description("AWS account of the jobs (the events' account)."),
+		chVariable("region", "Region",
+			"SELECT DISTINCT region FROM $database.jobs WHERE $__timeFilter(created_at) AND "+inFilter("account", "account")+" ORDER BY region").
+			Description("AWS region of the jobs (the events' region)."),
+	}
+}
+
 // costTagVariable chooses which cost-allocation tag the cost panels group by.
 func costTagVariable(cfg Config) *dashboard.CustomVariableBuilder {
 	opts := make([]dashboard.VariableOption, 0, len(cfg.CostTagKeys))

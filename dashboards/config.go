@@ -18,9 +18,6 @@ type Config struct {
 	// TierTag is the job tag that holds the size tier (the exporter's tier
 	// label comes from it); the job-history queries read it from tag_keys.
 	TierTag string
-	// LogGroup is the CloudWatch Logs group of the jobs' log streams, for
-	// the links of the failure tables.
-	LogGroup string
 	// Refresh is the dashboards' auto-refresh interval.
 	Refresh string
 	// Tags are the Grafana tags every dashboard carries (dashboard links
@@ -34,16 +31,14 @@ func DefaultConfig() Config {
 		ClickHouseDatabase: "batchwatch",
 		CostTagKeys:        []string{"team", "product"},
 		TierTag:            "tier",
-		LogGroup:           "/aws/batch/job",
 		Refresh:            "1m",
 		Tags:               []string{"batchwatch", "aws-batch"},
 	}
 }
 
 var (
-	tagKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	dbRE       = tagKeyRE
-	logGroupRE = regexp.MustCompile(`^[A-Za-z0-9_./#-]+$`) // CloudWatch's own rule
+	tagKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	dbRE     = tagKeyRE
 )
 
 // Validate rejects values that would break the generated queries: tag keys
@@ -54,9 +49,6 @@ func (c Config) Validate() error {
 	}
 	if len(c.CostTagKeys) == 0 {
 		return errors.New("dashboards config: at least one cost tag key is needed")
-	}
-	if !logGroupRE.MatchString(c.LogGroup) {
-		return errors.New("dashboards config: LogGroup is no CloudWatch log group name")
 	}
 	for _, k := range append([]string{c.TierTag}, c.CostTagKeys...) {
 		if !tagKeyRE.MatchString(k) {

@@ -6,7 +6,15 @@
 //
 // The dashboards read the metrics of docs/metrics.md through Prometheus and
 // the job history through the grafana-clickhouse-datasource plugin
-// (clickhouse.go holds that query type, in the SDK's custom-query pattern).
+// (clickhouse.go holds that query type, in the SDK's custom-query pattern,
+// at the plugin version the compose stack pins, and the shared SQL filters:
+// chFilter and friends, multi-value variables matched with IN/has() over
+// Grafana's singlequote format, never regexes inside SQL strings).
+//
+// Every dashboard has account and region variables. Tables of jobs link each
+// job id to the Job dashboard (job.go), which shows one job with its
+// attempts and links to the AWS Batch console and to CloudWatch Logs in the
+// job's own log group.
 //
 // Generate renders every dashboard to deterministic JSON; `batchwatch
 // dashboards generate` writes it under deploy/grafana/dashboards, and a

@@ -190,6 +190,13 @@ func (e *Expander) value(name, format string, kind TargetKind) (string, bool, er
 	switch v.Type {
 	case "constant":
 		return v.Query, true, nil
+	case "textbox":
+		// One value, typed in or from a link: what is selected, else the
+		// saved value, else the default.
+		if len(sel) == 0 {
+			sel = []string{v.Query}
+		}
+		return formatValues(sel[:1], format, v, kind), true, nil
 	case "datasource":
 		return "", false, nil
 	case "custom":

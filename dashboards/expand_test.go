@@ -159,3 +159,37 @@ func TestExpandErrors(t *testing.T) {
 		t.Error("$__timeFilter without its column must fail")
 	}
 }
+
+// The ClickHouse filters expand as Grafana expands them: All into the
+// quoted marker that has() recognises, a selection into quoted values
+// (a quote escaped), and the textbox job id into one quoted value.
+func TestExpandClickHouseFilters(t *testing.T) {
+	vars := []Variable{
+		{Name: "tier", Type: "query", Kind: KindClickHouse, Multi: true, IncludeAll: true, AllValue: chAllValue, Current: []string{"$__all"}},
+		{Name: "job_id", Type: "textbox", Query: ""},
+	}
+	e := &Expander{Variables: vars, Selected: map[string][]string{}}
+	for _, tc := range []struct {
+		name     string
+		selected map[string][]string
+		query    string
+		want     string
+	}{
+		{"All", nil, inFilter("tier", "tier"), "(has(['__all__'], '__all__') OR tier IN ('__all__'))"},
+		{"a quote", map[string][]string{"tier": {"it's", "b"}}, inFilter("tier", "tier"), `(has(['it\'s','b'], '__all__') OR tier IN ('it\'s','b'))`},
+		{"job id", map[string][]string{"job_id": {"a'b:1"}}, isThisJob, `job_id = 'a\'b:1'`},
+		{"no job id", nil, isThisJob, "job_id = ''"},
+	} {
+		e.Selected = tc.selected
+		got, err := e.Expand(tc.query, KindClickHouse)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+func TestSQLString(t *testing.T) {
+	if got, want := sqlString(`it's a \ test`), `'it\'s a \\ test'`; got != want {
+		t.Errorf("sqlString = %s, want %s", got, want)
+	}
+}

@@ -1,9 +1,9 @@
 package dashboards
 
 import (
+	"errors"
 	"fmt"
 
-	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
@@ -22,41 +22,79 @@ type JobHistory struct{ Config Config }
 func (d JobHistory) Build() (dashboard.Dashboard, error) {
 	cfg := d.Config
 	b := newDashboard(cfg, "batchwatch-job-history", "Job history (ClickHouse)",
-		"Every AWS Batch job batchwatch ingested, from ClickHouse: failures with reasons, exit codes and log streams, queue waits, slow and stuck jobs, usage by tag.").
-		WithVariable(datasourceVariable(clickhousePluginID, "ClickHouse")).
-		WithVariable(dashboard.NewConstantVariableBuilder("database").
-			Label("Database").
-			Description("ClickHouse database of batchwatch's tables (ingest's --clickhouse.database).").
-			Value(dashboard.StringOrMap{String: cog.ToPtr(cfg.ClickHouseDatabase)})).
-		WithVariable(queryVariable(clickhousePluginID, "job_queue", "Job queue",
-			"SELECT DISTINCT job_queue FROM $database.jobs WHERE $__timeFilter(created_at) ORDER BY job_queue")).
-		WithVariable(queryVariable(clickhousePluginID, "job_definition", "Job definition",
-			"SELECT DISTINCT job_definition FROM $database.jobs WHERE $__timeFilter(created_at) AND match(job_queue, '^(${job_queue:regex})$') ORDER BY job_definition")).
-		WithVariable(queryVariable(clickhousePluginID, "tier", "Tier",
-			fmt.Sprintf("SELECT DISTINCT %s AS tier FROM $database.jobs WHERE $__timeFilter(created_at) AND has(tag_keys, '%s') ORDER BY tier", tagValue(cfg.TierTag), cfg.TierTag))).
+		"Every AWS Batch job batchwatch ingested, from ClickHouse: failures with reasons, exit codes and log streams, queue waits, slow and stuck jobs, usage by tag.")
+	for _, v := range chScopeVariables(cfg) {
+		b = b.WithVariable(v)
+	}
+	// job_queue keeps its name: alert pages link here with var-job_queue.
+	scope := "$__timeFilter(created_at) AND " + chScopeFilter()
+	b = b.WithVariable(chVariable("job_queue", "Job queue",
+		"SELECT DISTINCT job_queue FROM $database.jobs WHERE "+scope+" ORDER BY job_queue")).
+		WithVariable(chVariable("job_definition", "Job definition",
+			"SELECT DISTINCT job_definition FROM $database.jobs WHERE "+scope+" AND "+inFilter("job_queue", "job_queue")+" ORDER BY job_definition")).
+		WithVariable(chVariable("tier", "Tier",
+			fmt.Sprintf("SELECT DISTINCT %s AS tier FROM $database.jobs WHERE %s AND has(tag_keys, %s) ORDER BY tier", tagValue(cfg.TierTag), scope, sqlString(cfg.TierTag)))).
 		WithVariable(costTagVariable(cfg))
-	return finish(withRows(b,
+	b = b.Annotation(dashboard.NewAnnotationQueryBuilder().
+		Name("New job definition revisions").
+		Datasource(dsRef(clickhousePluginID)).
+		Enable(true).
+		IconColor("purple").
+		Target(NewClickHouseQueryBuilder(newRevisionsSQL(cfg)).RefId("Anno")))
+	return annotateFailurePanels(finish(withRows(b,
 		historySummaryRow(cfg),
 		historyFailuresRow(cfg),
 		historyWaitsRow(cfg),
 		historyJobsRow(cfg),
 		historyUsageRow(cfg),
-	).Build())
+	).Build()))
+}
+
+// newRevisionsSQL marks when each job definition revision was first used:
+// its first job within the range, if it had none in the 30 days before. A
+// failure spike that starts at such a mark is a suspect deploy.
+func newRevisionsSQL(cfg Config) string {
+	return "SELECT min(created_at) AS time, concat('New revision ', job_definition, ':', toString(job_definition_revision)," +
+		" ' (image ', any(image), ')') AS text, job_definition AS tags" +
+		" FROM $database.jobs WHERE created_at >= $__fromTime - INTERVAL 30 DAY AND created_at <= $__toTime" +
+		" AND job_definition_revision > 0 AND " + chFilter(cfg) +
+		" GROUP BY job_definition, job_definition_revision HAVING time >= $__fromTime ORDER BY time"
+}
+
+// annotateFailurePanels shows the annotations on the failure panels only
+// (the panels of the "Failures" row), by their ids, which finish assigned.
+func annotateFailurePanels(d dashboard.Dashboard, err error) (dashboard.Dashboard, error) {
+	if err != nil {
+		return d, err
+	}
+	var ids []uint8
+	inFailures := false
+	for _, p := range d.Panels {
+		switch {
+		case p.RowPanel != nil:
+			inFailures = p.RowPanel.Title != nil && *p.RowPanel.Title == failuresRowTitle
+		case p.Panel != nil && inFailures && p.Panel.Id != nil && p.Panel.Type == "timeseries":
+			if *p.Panel.Id > 255 {
+				return d, errors.New("job history: a failure panel's id does not fit an annotation filter")
+			}
+			ids = append(ids, uint8(*p.Panel.Id))
+		}
+	}
+	if len(ids) == 0 {
+		return d, errors.New("job history: no failure panels to annotate")
+	}
+	for i := range d.Annotations.List {
+		if b := d.Annotations.List[i].BuiltIn; b == nil || *b != 1 {
+			d.Annotations.List[i].Filter = &dashboard.AnnotationPanelFilter{Ids: ids}
+		}
+	}
+	return d, nil
 }
 
 // tagValue is the value of tag key in a row's parallel tag arrays, empty
 // when absent: indexOf gives 0, and element 0 of an array is the default value.
 func tagValue(key string) string {
 	return fmt.Sprintf("tag_values[indexOf(tag_keys, '%s')]", key)
-}
-
-// chFilter restricts rows of jobs or attempts to the selected queues, job
-// definitions and tiers. Grafana turns a selection into a regex
-// (${var:regex}) and "All" into .*, so match() serves both.
-func chFilter(cfg Config) string {
-	return "match(job_queue, '^(${job_queue:regex})$')" +
-		" AND match(job_definition, '^(${job_definition:regex})$')" +
-		" AND match(" + tagValue(cfg.TierTag) + ", '^(${tier:regex})$')"
 }
 
 // Time filters. Jobs and attempts are partitioned by creation month, so a

@@ -1,19 +1,21 @@
 package dashboards
 
 import (
-	"fmt"
-
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/units"
 )
 
+// failuresRowTitle names the row whose time series show the annotations of
+// new job definition revisions.
+const failuresRowTitle = "Failures"
+
 // historyFailuresRow: which jobs failed, why, and where their logs are.
 func historyFailuresRow(cfg Config) row {
 	failed := "FROM $database.jobs FINAL WHERE " + stoppedInRange +
 		" AND status = 'FAILED' AND is_array_parent = 0 AND " + chFilter(cfg)
-	return row{title: "Failures", panels: []cog.Builder[dashboard.Panel]{
+	return row{title: failuresRowTitle, panels: []cog.Builder[dashboard.Panel]{
 		barsTimeseries(clickhousePluginID).
 			Title("Failed jobs by reason over time").
 			Description("Jobs that ended FAILED per interval, by failure class (the bounded classification of statusReason and the container's reason and exit code: app_error, oom, spot_reclaimed, image_pull, resource_init, timeout, dependency, cancelled, terminated, other).").
@@ -24,33 +26,28 @@ func historyFailuresRow(cfg Config) row {
 				" GROUP BY time, failure_class ORDER BY time")),
 		defaultTable(clickhousePluginID).
 			Title("Top failure reasons").
-			Description("The most frequent reasons of failed jobs in the range: failure class, AWS's statusReason (first 200 characters) and exit code, with how many jobs and queues and when it last happened.").
-			WithTarget(chQuery("SELECT failure_class, substring(status_reason, 1, 200) AS reason, exit_code, count() AS jobs," +
-				" uniqExact(job_queue) AS queues, toDateTime(intDiv(max(stopped_at_ms), 1000), 'UTC') AS last_seen " + failed +
-				" GROUP BY failure_class, reason, exit_code ORDER BY jobs DESC LIMIT 50")).
+			Description("The most frequent reasons of failed jobs in the range: failure class, AWS's statusReason (first 200 characters) and exit code, per job definition, revision and image (a new revision or image that fails shows up on its own row), with how many jobs and queues, when it last happened, and the latest such job (a link to the Job dashboard).").
+			WithTarget(chQuery("SELECT failure_class, substring(status_reason, 1, 200) AS reason, exit_code, job_definition, job_definition_revision AS revision, image,"+
+				" count() AS jobs, uniqExact(job_queue) AS queues, toDateTime(intDiv(max(stopped_at_ms), 1000), 'UTC') AS last_seen,"+
+				" argMax(job_id, stopped_at_ms) AS job_id "+failed+
+				" GROUP BY failure_class, reason, exit_code, job_definition, revision, image ORDER BY jobs DESC LIMIT 50")).
+			OverrideByName("job_id", jobIDLinks()).
 			SortBy([]cog.Builder[common.TableSortByFieldState]{
 				common.NewTableSortByFieldStateBuilder().DisplayName("jobs").Desc(true),
 			}),
 		defaultTable(clickhousePluginID).
 			Title("Recent failures").
-			Description("The latest failed jobs with their exit code, reason and log stream; the log stream links to CloudWatch Logs. Attempts counts every try: a job with retries failed its last one.").
+			Description("The latest failed jobs with their exit code, reason and log stream; the job id links to the Job dashboard (timeline, attempts, parameters), the log stream to CloudWatch Logs in the job's own log group. Attempts counts every try: a job with retries failed its last one.").
 			Height(12).
 			WithTarget(chQuery("SELECT toDateTime(intDiv(stopped_at_ms, 1000), 'UTC') AS stopped, job_queue, job_definition, job_name, job_id,"+
-				" failure_class, exit_code, status_reason, attempts, log_stream, "+logsURL(cfg.LogGroup)+" AS logs_url "+failed+
+				" failure_class, exit_code, status_reason, attempts, log_stream, "+logsURL("log_group", "log_stream", jobLogRegion)+" AS logs_url "+failed+
 				" ORDER BY stopped_at_ms DESC LIMIT 200")).
-			OverrideByName("logs_url", []dashboard.DynamicConfigValue{{Id: "custom.hidden", Value: true}}).
+			OverrideByName("job_id", jobIDLinks()).
+			OverrideByName("logs_url", hidden()).
 			OverrideByName("log_stream", []dashboard.DynamicConfigValue{{Id: "links", Value: []map[string]any{{
 				"title":       "CloudWatch Logs",
 				"url":         "${__data.fields.logs_url}",
 				"targetBlank": true,
 			}}}}),
 	}}
-}
-
-// logsURL is the SQL expression of a job's CloudWatch Logs console link.
-// The console escapes '/' in group and stream names as $252F (Grafana
-// leaves $252F alone: no variable has that name).
-func logsURL(logGroup string) string {
-	return fmt.Sprintf("concat('https://console.aws.amazon.com/cloudwatch/home?region=', region,"+
-		" '#logsV2:log-groups/log-group/', replaceAll('%s', '/', '$252F'), '/log-events/', replaceAll(log_stream, '/', '$252F'))", logGroup)
 }

@@ -19,6 +19,7 @@ func historyJobsRow(cfg Config) row {
 			Title("Jobs stuck in RUNNABLE for more than 30 minutes").
 			Description("Jobs whose latest state at the end of the time range was RUNNABLE, entered more than 30 minutes before it, with their request and the latest 'Queue Blocked' reason. Read from the events, so moving the range back shows what was stuck then. A request larger than any instance never runs (see 'Unschedulable jobs' on the overview).").
 			WithTarget(chQuery(stuckRunnableSQL(cfg))).
+			OverrideByName("job_id", jobIDLinks()).
 			OverrideByName("runnable_seconds", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Seconds}}),
 		defaultTable(clickhousePluginID).
 			Title("Slowest jobs").
@@ -28,6 +29,7 @@ func historyJobsRow(cfg Config) row {
 				" toDateTime(intDiv(stopped_at_ms, 1000), 'UTC') AS stopped"+
 				" FROM $database.jobs FINAL WHERE "+stoppedInRange+" AND is_array_parent = 0 AND run_time_ms >= 0 AND "+chFilter(cfg)+
 				" ORDER BY run_time_ms DESC LIMIT 50")).
+			OverrideByName("job_id", jobIDLinks()).
 			OverrideByRegexp(".*_seconds$", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Seconds}}),
 	}}
 }

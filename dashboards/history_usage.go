@@ -8,7 +8,7 @@ import (
 
 // historyUsageRow: who used the capacity, by cost-allocation tag.
 func historyUsageRow(cfg Config) row {
-	attempts := "FROM $database.attempts FINAL WHERE created_at <= $__toTime AND $__timeFilter(started_at) AND finished = 1 AND " + chFilter(cfg)
+	attempts := "FROM $database.attempts FINAL WHERE created_at <= $__toTime AND $__timeFilter(started_at) AND finished = 1 AND " + chAttemptsFilter(cfg)
 	return row{title: "Usage", panels: []cog.Builder[dashboard.Panel]{
 		defaultTable(clickhousePluginID).
 			Title("vCPU-hours by $cost_tag").

@@ -42,10 +42,11 @@ func (t Target) Name() string {
 // Variable is one template variable.
 type Variable struct {
 	Name string
-	// Type is Grafana's: query, custom, constant, datasource, …
+	// Type is Grafana's: query, custom, constant, datasource, textbox, …
 	Type string
 	// Query is the variable's query (query), its comma-separated values
-	// (custom), its value (constant) or its plugin id (datasource).
+	// (custom), its value (constant), its default (textbox) or its plugin
+	// id (datasource).
 	Query      string
 	Kind       TargetKind // datasource kind of a query variable
 	Multi      bool
@@ -81,6 +82,22 @@ type jsonDashboard struct {
 	Templating struct {
 		List []jsonVariable `json:"list"`
 	} `json:"templating"`
+	Annotations struct {
+		List []jsonAnnotation `json:"list"`
+	} `json:"annotations"`
+}
+
+// jsonAnnotation is an annotation query; builtIn ones (Grafana's own
+// "Annotations & Alerts") have no target.
+type jsonAnnotation struct {
+	Name       string         `json:"name"`
+	BuiltIn    *float64       `json:"builtIn"`
+	Datasource *jsonDSRef     `json:"datasource"`
+	Target     map[string]any `json:"target"`
+}
+
+type jsonDSRef struct {
+	Type string `json:"type"`
 }
 
 type jsonPanel struct {
@@ -171,6 +188,21 @@ func ParseDashboard(data []byte) (*ParsedDashboard, error) {
 	if err := walk(d.Panels); err != nil {
 		return nil, fmt.Errorf("dashboard %s: %w", d.UID, err)
 	}
+	for _, a := range d.Annotations.List {
+		if (a.BuiltIn != nil && *a.BuiltIn == 1) || a.Target == nil {
+			continue
+		}
+		ds := ""
+		if a.Datasource != nil {
+			ds = a.Datasource.Type
+		}
+		t, err := parseTarget(a.Target, ds)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard %s annotation %q: %w", d.UID, a.Name, err)
+		}
+		t.Dashboard, t.Panel, t.PanelType = d.UID, "annotation "+a.Name, "annotation"
+		out.Targets = append(out.Targets, t)
+	}
 	return out, nil
 }
 
@@ -214,7 +246,8 @@ func kindOf(pluginID string) TargetKind {
 }
 
 // stringOrQuery reads a variable's query: a string, or an object with a
-// "query" field (the newer Prometheus variable editor).
+// "query" field (the newer Prometheus variable editor) or a "rawSql" field
+// (a ClickHouse plugin query).
 func stringOrQuery(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 {
 		return "", nil
@@ -224,10 +257,14 @@ func stringOrQuery(raw json.RawMessage) (string, error) {
 		return s, nil
 	}
 	var obj struct {
-		Query string `json:"query"`
+		Query  string `json:"query"`
+		RawSQL string `json:"rawSql"`
 	}
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return "", fmt.Errorf("query is neither a string nor an object: %w", err)
+	}
+	if obj.RawSQL != "" {
+		return obj.RawSQL, nil
 	}
 	return obj.Query, nil
 }

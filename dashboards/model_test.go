@@ -87,3 +87,34 @@ func TestResultString(t *testing.T) {
 		t.Errorf("variable name: %s", v.Name())
 	}
 }
+
+// ClickHouse variable queries are plugin query objects (rawSql), and
+// annotation queries become targets; Grafana's built-in annotation does not.
+func TestParseDashboardClickHouseObjects(t *testing.T) {
+	src := `{
+	  "uid": "u", "title": "T",
+	  "templating": {"list": [
+	    {"type": "query", "name": "q", "query": {"editorType": "sql", "rawSql": "SELECT 1", "pluginVersion": "4.13.0"},
+	     "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"}},
+	    {"type": "textbox", "name": "job_id", "query": "j-1"}
+	  ]},
+	  "annotations": {"list": [
+	    {"name": "Annotations & Alerts", "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}},
+	    {"name": "revs", "builtIn": 0, "datasource": {"type": "grafana-clickhouse-datasource"},
+	     "target": {"refId": "Anno", "rawSql": "SELECT now() AS time", "format": 1}}
+	  ]},
+	  "panels": []}`
+	d, err := ParseDashboard([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Variables[0].Query != "SELECT 1" || d.Variables[0].Kind != KindClickHouse {
+		t.Errorf("variable: %+v", d.Variables[0])
+	}
+	if d.Variables[1].Type != "textbox" || d.Variables[1].Query != "j-1" {
+		t.Errorf("textbox: %+v", d.Variables[1])
+	}
+	if len(d.Targets) != 1 || d.Targets[0].Panel != "annotation revs" || d.Targets[0].Query != "SELECT now() AS time" {
+		t.Errorf("annotation targets: %+v", d.Targets)
+	}
+}

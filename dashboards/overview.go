@@ -24,13 +24,12 @@ func (d Overview) Build() (dashboard.Dashboard, error) {
 // datasource, then job_queue, job_definition and tier, each narrowing the
 // next.
 func promJobVariables() []cog.Builder[dashboard.VariableModel] {
-	return []cog.Builder[dashboard.VariableModel]{
-		datasourceVariable(promPluginID, "Prometheus"),
+	return append(promScopeVariables(),
 		queryVariable(promPluginID, "job_queue", "Job queue",
-			"label_values(batchwatch_queue_jobs, job_queue)"),
+			"label_values(batchwatch_queue_jobs{"+selScope+"}, job_queue)"),
 		queryVariable(promPluginID, "job_definition", "Job definition",
-			`label_values(batchwatch_jobs_finished_total{job_queue=~"$job_queue"}, job_definition)`),
+			"label_values(batchwatch_jobs_finished_total{"+selQueue+"}, job_definition)"),
 		queryVariable(promPluginID, "tier", "Tier",
-			`label_values(batchwatch_jobs_finished_total{job_queue=~"$job_queue"}, tier)`),
-	}
+			"label_values(batchwatch_jobs_finished_total{"+selQueue+"}, tier)"),
+	)
 }

@@ -7,11 +7,15 @@ import (
 
 // Label matchers of the template variables. Every job metric carries
 // job_queue; the histograms and job counters also job_definition and tier.
+// account and region come from the scrape configuration (one exporter per
+// account and region); until a deployment sets them they are absent, and
+// All (.*) matches the empty value.
 const (
-	selQueue = `job_queue=~"$job_queue"`
-	selJob   = `job_queue=~"$job_queue", job_definition=~"$job_definition", tier=~"$tier"`
-	selCost  = `job_queue=~"$job_queue", tier=~"$tier"`
-	selCE    = `compute_environment=~"$compute_environment"`
+	selScope = `account=~"$account", region=~"$region"`
+	selQueue = selScope + `, job_queue=~"$job_queue"`
+	selJob   = selQueue + `, job_definition=~"$job_definition", tier=~"$tier"`
+	selCost  = selQueue + `, tier=~"$tier"`
+	selCE    = selScope + `, compute_environment=~"$compute_environment"`
 )
 
 // rateOf is rate() over Grafana's $__rate_interval, the only range the

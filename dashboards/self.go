@@ -13,7 +13,9 @@ type SelfMonitoring struct{ Config Config }
 // Build builds the dashboard.
 func (d SelfMonitoring) Build() (dashboard.Dashboard, error) {
 	b := newDashboard(d.Config, "batchwatch-self", "batchwatch self-monitoring",
-		"batchwatch's own health: ingest throughput, ClickHouse inserts and lag, the quarantine, AWS API use (the account's Batch API budget is about 50 requests per second, shared with everyone), and the exporter's resync and collectors.").
-		WithVariable(datasourceVariable(promPluginID, "Prometheus"))
+		"batchwatch's own health: ingest throughput, ClickHouse inserts and lag, the quarantine, AWS API use (the account's Batch API budget is about 50 requests per second, shared with everyone), and the exporter's resync and collectors.")
+	for _, v := range promScopeVariables() {
+		b = b.WithVariable(v)
+	}
 	return finish(withRows(b, selfIngestRow(), selfAWSRow(), selfExporterRow()).Build())
 }

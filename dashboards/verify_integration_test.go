@@ -4,6 +4,7 @@ package dashboards
 
 import (
 	"context"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -137,6 +138,33 @@ func TestEveryPanelRunsWithData(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries ran with data", queries)
+
+	// The command does the same: `batchwatch dashboards verify` against
+	// these servers runs every query without error, and the Job dashboard
+	// (queried by job id, whatever the range) with data. The range ends
+	// now, before most of the simulated day: empty panels are allowed.
+	cmd := exec.CommandContext(ctx, data.stack.Binary, "dashboards", "verify",
+		"--prometheus.url", data.stack.PrometheusURL, "--clickhouse.addr", data.stack.ClickHouse.Addrs[0],
+		"--clickhouse.database", data.stack.ClickHouse.Database, "--since", "2h", "--scrape-interval", "1s", "--allow-empty")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("batchwatch dashboards verify: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ok    batchwatch-job / Job / A", "ok    batchwatch-job / Attempts / A", "ok    batchwatch-job / Links / A"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("batchwatch dashboards verify printed no %q:\n%s", want, out)
+		}
+	}
+
+	// The log group the links use is the one the job's definition set,
+	// end to end: simulator events → ingest → ClickHouse.
+	var own, dflt uint64
+	err = data.store.Conn().QueryRow(ctx, "SELECT countIf(job_definition = 'smoke-report' AND log_group = '/batch/smoke/report'"+
+		" AND (log_stream = '' OR startsWith(log_stream, 'report/default/'))), countIf(job_definition = 'smoke-build' AND log_group = '/aws/batch/job')"+
+		" FROM "+data.store.Table("jobs")+" FINAL").Scan(&own, &dflt)
+	if err != nil || own == 0 || dflt == 0 {
+		t.Errorf("jobs in their definitions' log groups: %d in /batch/smoke/report, %d in /aws/batch/job, err %v", own, dflt, err)
+	}
 
 	v := data.verifier()
 	v.Select = func(_ string, options []string) []string {

@@ -301,7 +301,12 @@ func TestComposeGrafanaProvisioning(t *testing.T) {
 		} `yaml:"datasources"`
 	}
 	readYAML(t, "grafana/provisioning/datasources/batchwatch.yml", &ds)
-	plugins := strings.Split(env(g, "GF_INSTALL_PLUGINS"), ",")
+	var plugins []string // ids; an entry is "id" or "id version"
+	for _, p := range strings.Split(env(g, "GF_INSTALL_PLUGINS"), ",") {
+		if f := strings.Fields(p); len(f) > 0 {
+			plugins = append(plugins, f[0])
+		}
+	}
 	for _, d := range ds.Datasources {
 		var host string
 		var port int

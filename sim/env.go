@@ -215,6 +215,9 @@ func (s *Sim) registerDef(in *registerJobDefinitionInput) (*jobDef, error) {
 	if cp.Image == "" {
 		return nil, clientErr("containerProperties.image must be specified")
 	}
+	if lc := cp.LogConfiguration; lc != nil && lc.LogDriver == "" {
+		return nil, clientErr("containerProperties.logConfiguration.logDriver must be specified")
+	}
 	d := &jobDef{name: in.JobDefinitionName, status: "ACTIVE", retry: in.RetryStrategy}
 	if in.Timeout != nil {
 		if in.Timeout.AttemptDurationSeconds > 0 && in.Timeout.AttemptDurationSeconds < 60 {

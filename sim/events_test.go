@@ -282,3 +282,57 @@ func TestDeterministicWithSeed(t *testing.T) {
 		t.Fatal("runs with different seeds emitted the same events")
 	}
 }
+
+// A definition registered with an awslogs log configuration: the job
+// detail's container reports it as registered, and the attempts' log
+// streams are named after its stream prefix (<prefix>/default/<task id>).
+func TestEventsReportLogConfiguration(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	_, err := h.batch.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{
+		JobDefinitionName: aws.String("logs-own-group"), Type: types.JobDefinitionTypeContainer,
+		ContainerProperties: &types.ContainerProperties{
+			Image: aws.String("img:1"),
+			ResourceRequirements: []types.ResourceRequirement{
+				{Type: types.ResourceTypeVcpu, Value: aws.String("1")}, {Type: types.ResourceTypeMemory, Value: aws.String("256")}},
+			LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs,
+				Options: map[string]string{"awslogs-group": "/team/a", "awslogs-stream-prefix": "pfx"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.batch.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{
+		JobDefinitionName: aws.String("logs-no-driver"), Type: types.JobDefinitionTypeContainer,
+		ContainerProperties: &types.ContainerProperties{Image: aws.String("img:1"),
+			ResourceRequirements: []types.ResourceRequirement{
+				{Type: types.ResourceTypeVcpu, Value: aws.String("1")}, {Type: types.ResourceTypeMemory, Value: aws.String("256")}},
+			LogConfiguration: &types.LogConfiguration{}},
+	}); err == nil {
+		t.Error("a log configuration without a driver was accepted")
+	}
+	id := h.submit(jobIn("logs", "t-high", "logs-own-group"))
+	h.settle()
+	seen := 0
+	for _, e := range h.events() {
+		d := e["detail"].(map[string]any)
+		if d["jobId"] != id {
+			continue
+		}
+		seen++
+		lc, _ := d["container"].(map[string]any)["logConfiguration"].(map[string]any)
+		opts, _ := lc["options"].(map[string]any)
+		if lc["logDriver"] != "awslogs" || opts["awslogs-group"] != "/team/a" || opts["awslogs-stream-prefix"] != "pfx" {
+			t.Errorf("%v event: logConfiguration %v", d["status"], lc)
+		}
+		for _, a := range d["attempts"].([]any) {
+			c := a.(map[string]any)["container"].(map[string]any)
+			if s, _ := c["logStreamName"].(string); !strings.HasPrefix(s, "pfx/default/") {
+				t.Errorf("log stream %q, want pfx/default/<task id>", s)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no events of the job")
+	}
+}

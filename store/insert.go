@@ -121,11 +121,11 @@ func (w *Window) addAttempts(rec *Received) {
 		w.rows = append(w.rows, r)
 	}
 	for _, a := range j.Attempts {
-		put(attemptRow{job: j, a: a, finished: true, version: v})
+		put(attemptRow{job: j, region: rec.Event.Region, a: a, finished: true, version: v})
 	}
 	// The attempt under way, from a RUNNING event.
 	if j.Status == batch.StatusRunning && j.StartedAtMs > 0 {
-		put(attemptRow{job: j, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
+		put(attemptRow{job: j, region: rec.Event.Region, a: batch.Attempt{Index: len(j.Attempts), StartedAtMs: j.StartedAtMs}, version: v})
 	}
 }
 
@@ -174,6 +174,7 @@ func (w *Window) Commit(ctx context.Context) (InsertStats, error) {
 
 type attemptRow struct {
 	job      *batch.Job
+	region   string // the event's
 	a        batch.Attempt
 	finished bool
 	version  uint64
@@ -472,7 +473,11 @@ func bytesString(b []byte) string {
 }
 
 func (s *Store) insertJobs(ctx context.Context, recs []*Received) error {
-	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns { return jobColumns(recs[lo:hi]) })
+	return s.send(ctx, "jobs", len(recs), func(lo, hi int) *columns {
+		c := jobColumns(recs[lo:hi])
+		addLogColumns(c, hi-lo, func(i int) (*batch.Job, string) { return &recs[lo+i].Event.Job, recs[lo+i].Event.Region }, true)
+		return c
+	})
 }
 
 // jobCols holds the jobs table's columns while a block is built.
@@ -663,8 +668,29 @@ func (c *jobCols) columns() *columns {
 	return cols
 }
 
+// addLogColumns adds where the jobs' logs are (migration 006): the log
+// driver (jobs only), the CloudWatch Logs group (batch.Job.LogGroup: the
+// default group when the job does not say, empty when its logs do not go
+// to CloudWatch) and that group's region.
+func addLogColumns(c *columns, n int, job func(i int) (*batch.Job, string), driver bool) {
+	drivers, groups, regions := mk[string](n), mk[string](n), mkLC(n)
+	for i := range n {
+		j, region := job(i)
+		drivers[i], groups[i], regions[i] = j.Log.Driver, j.LogGroup(), j.LogRegion(region)
+	}
+	if driver {
+		c.add("log_driver", drivers)
+	}
+	c.add("log_group", groups)
+	c.add("log_region", regions)
+}
+
 func (s *Store) insertAttempts(ctx context.Context, rows []attemptRow) error {
-	return s.send(ctx, "attempts", len(rows), func(lo, hi int) *columns { return attemptColumns(rows[lo:hi]) })
+	return s.send(ctx, "attempts", len(rows), func(lo, hi int) *columns {
+		c := attemptColumns(rows[lo:hi])
+		addLogColumns(c, hi-lo, func(i int) (*batch.Job, string) { return rows[lo+i].job, rows[lo+i].region }, false)
+		return c
+	})
 }
 
 func attemptColumns(rows []attemptRow) *columns {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,7 +103,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 		}
 		sql := strings.ReplaceAll(m.SQL, "${database}", s.db)
 		for i, stmt := range statements(sql) {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -113,6 +114,34 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// addColumnRE matches ALTER TABLE db.t ADD COLUMN IF NOT EXISTS name …,
+// which ClickHouse 18.16 does not parse.
+var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\.(\w+)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+(.+)$`)
+
+// exec runs one migration statement. ADD COLUMN IF NOT EXISTS is done the
+// way every server accepts: a look into system.columns, then a plain ADD
+// COLUMN when the column is missing. Such a statement adds one column.
+func (s *Store) exec(ctx context.Context, stmt string) error {
+	m := addColumnRE.FindStringSubmatch(stmt)
+	if m == nil {
+		return s.conn.Exec(ctx, stmt)
+	}
+	db, table, column, def := m[1], m[2], m[3], m[4]
+	if strings.Contains(def, ",") && strings.Contains(strings.ToUpper(def), "ADD COLUMN") {
+		return fmt.Errorf("add column %s.%s: ADD COLUMN IF NOT EXISTS takes one column per statement", table, column)
+	}
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		db, table, column).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("look up column %s.%s: %w", table, column, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return s.conn.Exec(ctx, "ALTER TABLE "+db+"."+table+" ADD COLUMN "+column+" "+def)
 }
 
 // AppliedMigrations returns the recorded versions.

@@ -274,3 +274,81 @@ func TestWindowStreamsIntoOnePart(t *testing.T) {
 		t.Fatal("commit of a window whose context ended succeeded")
 	}
 }
+
+// TestLogConfigColumns: jobs and attempts keep where the job's logs are;
+// migration 006 runs again on a database that has some of its columns
+// (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: the migrator checks),
+// and rows written before a column existed read the default group.
+func TestLogConfigColumns(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	var bodies []string
+	for _, name := range []string{"hlsvi_failed_exit1", "dotnet_fixture_runnable_kitchen_sink", "eks_succeeded", "ecsprops_awslogs_own_group", "rtmon_succeeded_ecsprops"} {
+		b, err := os.ReadFile("../batch/testdata/corpus/" + name + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	recs := parseAll(t, bodies)
+	if _, err := s.Insert(ctx, recs); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	want := map[string]string{ // job id → driver, group, region
+		recs[0].Event.Job.ID: "awslogs|hls-vi-historical-orchestration-processing-dev|us-west-2",
+		recs[1].Event.Job.ID: "json-file||",
+		recs[2].Event.Job.ID: "||",
+		recs[3].Event.Job.ID: "awslogs|/batch/cpu-stress-test-dev|us-west-2",
+		recs[4].Event.Job.ID: "|/aws/batch/job|us-east-1",
+	}
+	got := queryStrings(t, s, "SELECT job_id, concat(log_driver, '|', log_group, '|', log_region) FROM "+s.Table("jobs")+" FINAL")
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("job %s: log columns %q, want %q", id, got[id], w)
+		}
+	}
+	att := queryStrings(t, s, "SELECT concat(job_id, '/', toString(attempt)), concat(log_group, '|', log_region, '|', log_stream) FROM "+s.Table("attempts")+" FINAL")
+	if w := "hls-vi-historical-orchestration-processing-dev|us-west-2|job/default/63eb5c704ef244d3aaa78d23d1717e10"; att[recs[0].Event.Job.ID+"/0"] != w {
+		t.Errorf("attempt log columns %q, want %q", att[recs[0].Event.Job.ID+"/0"], w)
+	}
+
+	// A database that lost one of 006's columns and its record: migrating
+	// again adds it back, skips the others, and old rows read the default.
+	for _, stmt := range []string{
+		"ALTER TABLE " + s.Table("jobs") + " DROP COLUMN log_group",
+		"DROP TABLE " + s.Table("schema_migrations"),
+	} {
+		if err := s.Conn().Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	got = queryStrings(t, s, "SELECT job_id, log_group FROM "+s.Table("jobs")+" FINAL")
+	if g := got[recs[1].Event.Job.ID]; g != batch.DefaultLogGroup {
+		t.Errorf("row written before the column: log_group %q, want %q", g, batch.DefaultLogGroup)
+	}
+}
+
+// queryStrings runs a query of two String columns into a map.
+func queryStrings(t *testing.T, s *store.Store, q string) map[string]string {
+	t.Helper()
+	rows, err := s.Conn().Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

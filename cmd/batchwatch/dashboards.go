@@ -44,6 +44,7 @@ func dashboardsCommand(app *kingpin.Application) *command {
 	scrape := cmd.Flag("scrape-interval", "verify: the Prometheus datasource's scrape interval (sets $__rate_interval).").Default("15s").Duration()
 	first := cmd.Flag("first-values", "verify: select the first value of every variable instead of All.").Bool()
 	allowEmpty := cmd.Flag("allow-empty", "verify: report queries without data but do not fail on them.").Bool()
+	jobID := cmd.Flag("job-id", "verify: the job the Job dashboard is run with (default: the job with the most attempts in ClickHouse).").String()
 
 	return &command{
 		clause: cmd,
@@ -56,7 +57,7 @@ func dashboardsCommand(app *kingpin.Application) *command {
 				}
 				return generateMonitoring(l, *out, *rulesPath, *amPath, ac, *check)
 			}
-			return verifyDashboards(ctx, l, *promURL, chCfg, *since, *scrape, *first, *allowEmpty)
+			return verifyDashboards(ctx, l, *promURL, chCfg, *since, *scrape, *first, *allowEmpty, *jobID)
 		},
 	}
 }
@@ -144,7 +145,7 @@ func generateMonitoring(l *logrus.Entry, out, rulesPath, amPath string, ac alert
 
 // verifyDashboards runs every query of the generated dashboards against
 // live servers over the last `since` and prints one line per query.
-func verifyDashboards(ctx context.Context, l *logrus.Entry, promURL string, chCfg *store.Config, since, scrape time.Duration, first, allowEmpty bool) error {
+func verifyDashboards(ctx context.Context, l *logrus.Entry, promURL string, chCfg *store.Config, since, scrape time.Duration, first, allowEmpty bool, jobID string) error {
 	files, err := dashboards.Generate(dashboards.DefaultConfig())
 	if err != nil {
 		return err
@@ -171,7 +172,7 @@ func verifyDashboards(ctx context.Context, l *logrus.Entry, promURL string, chCf
 	v := &dashboards.Verifier{
 		Prometheus: promv1.NewAPI(client), ClickHouse: st.Conn(),
 		PromRange: r, ClickHouseRange: r, ScrapeInterval: scrape,
-		Database: chCfg.Database, Log: l,
+		Database: chCfg.Database, JobID: jobID, Log: l,
 	}
 	if first {
 		v.Select = func(_ string, options []string) []string {
@@ -187,7 +188,7 @@ func verifyDashboards(ctx context.Context, l *logrus.Entry, promURL string, chCf
 		switch {
 		case res.Err != nil:
 			failed++
-		case res.Points == 0:
+		case !res.OK():
 			empty++
 		}
 	}
