@@ -36,6 +36,8 @@ type Summary struct {
 	LogStream             *string           `json:"log_stream"`
 	Tags                  map[string]string `json:"tags"`
 	Parameters            map[string]string `json:"parameters"`
+	// Usage is what the attempt used, for a usage event (batchwatch-run's).
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // Summary flattens the event.
@@ -72,6 +74,7 @@ func (e *Event) Summary() Summary {
 		LogStream:     str(j.LogStream),
 		Tags:          kvMap(j.Tags),
 		Parameters:    kvMap(j.Parameters),
+		Usage:         e.Usage,
 	}
 	if !e.Time.IsZero() {
 		t := e.Time.Format("2006-01-02T15:04:05Z")
