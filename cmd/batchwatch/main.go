@@ -45,7 +45,7 @@ func newApp() (*kingpin.Application, []*command, *logging.Config) {
 		exporterCommand(app),
 		submitCommand(app),
 		dashboardsCommand(app),
-		rightsizeCommand(app),
+		rightsizeCommand(app, os.Stdout),
 	}
 	return app, commands, logCfg
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -24,9 +23,9 @@ type rightsizeFlags struct {
 	timeNowFn func() time.Time
 }
 
-func rightsizeCommand(app *kingpin.Application) *command {
+func rightsizeCommand(app *kingpin.Application, stdout io.Writer) *command {
 	cmd := app.Command("rightsize", "Recommend vCPU and memory requests per job definition and tier from what wrapped jobs used (the usage table; docs/usage.md), with the monthly saving.")
-	f := &rightsizeFlags{chCfg: store.AddFlags(cmd), writeTo: os.Stdout, timeNowFn: timeNow}
+	f := &rightsizeFlags{chCfg: store.AddFlags(cmd), writeTo: stdout, timeNowFn: timeNow}
 	cmd.Flag("since", "History to read: attempts started within this long before now.").Default("720h").DurationVar(&f.since)
 	cmd.Flag("headroom", "Headroom above the p95 of what was used (0.2: 20 %).").Default("0.2").Float64Var(&f.cfg.Headroom)
 	cmd.Flag("min-attempts", "Attempts a job definition and tier need before they get a recommendation.").Default("10").IntVar(&f.cfg.MinAttempts)
