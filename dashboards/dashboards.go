@@ -25,6 +25,7 @@ func All(cfg Config) []Builder {
 		WaitRun{Config: cfg},
 		CapacityCost{Config: cfg},
 		JobHistory{Config: cfg},
+		RightSizing{Config: cfg},
 		SelfMonitoring{Config: cfg},
 	}
 }
