@@ -49,6 +49,12 @@ type State struct {
 	defReq     map[string]shape // job definition ARN → request
 	clusterCap map[string]string
 	queueCap   map[uint16]string
+
+	// Usage events (exporter/usage.go): the definition and tier of jobs
+	// that started, interned strings, and the usage events counted.
+	usageKeys map[string]usageKey
+	interned  map[string]string
+	usageSeen *recentSet
 }
 
 // queueAgg holds one queue's pre-aggregated numbers.
@@ -84,6 +90,7 @@ func newState(cfg StateConfig, m *jobMetrics) *State {
 		jobs: map[string]*jobEntry{}, queueIdx: map[string]uint16{},
 		finished: newRecentSet(cfg.DedupCapacity), blocked: newRecentSet(16384),
 		defReq: map[string]shape{}, clusterCap: map[string]string{}, queueCap: map[uint16]string{},
+		usageKeys: map[string]usageKey{}, interned: map[string]string{}, usageSeen: newRecentSet(16384),
 	}
 	if len(cfg.Queues) > 0 {
 		s.allow = map[string]bool{}
@@ -207,6 +214,7 @@ func (s *State) remove(e *jobEntry) {
 	}
 	s.unplace(e)
 	delete(s.jobs, e.id)
+	delete(s.usageKeys, e.id)
 }
 
 // ApplyEvent applies one parsed event that arrived at arrivalMs (the
@@ -223,6 +231,9 @@ func (s *State) applyEventLocked(ev *batch.Event, arrivalMs int64) string {
 	j := &ev.Job
 	if !s.watched(j.Queue) || j.IsNode() {
 		return resultIgnored
+	}
+	if ev.Usage != nil {
+		return s.applyUsageLocked(ev)
 	}
 	if ev.DetailType == batch.DetailTypeJobQueueBlocked {
 		h := hashID(ev.ID)
@@ -429,6 +440,7 @@ func (s *State) count(e *jobEntry, j *batch.Job) {
 	def := j.Definition
 	tier := s.tierOf(j)
 	kind := kindOf(j)
+	s.rememberUsageKey(e, j, tier)
 	if kind != kindArrayParent {
 		for i := int(e.attemptsCounted); i < len(j.Attempts); i++ {
 			a := &j.Attempts[i]
