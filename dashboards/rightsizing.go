@@ -62,16 +62,16 @@ func rightSizingRequestsRow(cfg Config) row {
 			Title("Requested vs used, per job definition and tier").
 			Description("Per job definition and tier, over the wrapped attempts that started in the range: the request most of them made, what they used (memory peak in MiB, each attempt's CPU p95 in vCPUs) at p50, p95 and max, the p95 plus the chosen headroom (before rounding to values Batch accepts: batchwatch rightsize does that), the share killed for memory, and the requested-but-unused vCPU-hours and GiB-hours.").
 			Span(fullWidth).
-			WithTarget(chQuery("SELECT job_definition AS definition, " + tier + " AS tier_value, count() AS attempts," +
-				" topK(1)(memory_mib)[1] AS requested_mib, round(quantileTDigest(0.5)(memory_peak_bytes) / 1048576) AS used_mib_p50," +
-				" round(quantileTDigest(0.95)(memory_peak_bytes) / 1048576) AS used_mib_p95, round(max(memory_peak_bytes) / 1048576) AS used_mib_max," +
-				" round(used_mib_p95 * (1 + $headroom)) AS p95_plus_headroom_mib," +
-				" topK(1)(vcpus)[1] AS requested_vcpus, round(quantileTDigest(0.5)(cpu_p95_vcpus), 2) AS used_vcpus_p50," +
-				" round(quantileTDigest(0.95)(cpu_p95_vcpus), 2) AS used_vcpus_p95, round(used_vcpus_p95 * (1 + $headroom), 2) AS p95_plus_headroom_vcpus," +
-				" round(100 * countIf(oom_killed = 1) / count(), 1) AS oom_percent," +
-				" round(sum(greatest(vcpus - cpu_mean_vcpus, 0) * wall_seconds) / 3600, 1) AS unused_vcpu_hours," +
-				" round(sum(greatest(memory_mib / 1024 - memory_peak_bytes / 1073741824, 0) * wall_seconds) / 3600, 1) AS unused_gib_hours" +
-				usageJoin(cfg) + " GROUP BY definition, tier_value ORDER BY unused_gib_hours DESC")).
+			WithTarget(chQuery("SELECT job_definition AS definition, "+tier+" AS tier_value, count() AS attempts,"+
+				" topK(1)(memory_mib)[1] AS requested_mib, round(quantileTDigest(0.5)(memory_peak_bytes) / 1048576) AS used_mib_p50,"+
+				" round(quantileTDigest(0.95)(memory_peak_bytes) / 1048576) AS used_mib_p95, round(max(memory_peak_bytes) / 1048576) AS used_mib_max,"+
+				" round(used_mib_p95 * (1 + $headroom)) AS p95_plus_headroom_mib,"+
+				" topK(1)(vcpus)[1] AS requested_vcpus, round(quantileTDigest(0.5)(cpu_p95_vcpus), 2) AS used_vcpus_p50,"+
+				" round(quantileTDigest(0.95)(cpu_p95_vcpus), 2) AS used_vcpus_p95, round(used_vcpus_p95 * (1 + $headroom), 2) AS p95_plus_headroom_vcpus,"+
+				" round(100 * countIf(oom_killed = 1) / count(), 1) AS oom_percent,"+
+				" round(sum(greatest(vcpus - cpu_mean_vcpus, 0) * wall_seconds) / 3600, 1) AS unused_vcpu_hours,"+
+				" round(sum(greatest(memory_mib / 1024 - memory_peak_bytes / 1073741824, 0) * wall_seconds) / 3600, 1) AS unused_gib_hours"+
+				usageJoin(cfg)+" GROUP BY definition, tier_value ORDER BY unused_gib_hours DESC")).
 			OverrideByName("tier_value", []dashboard.DynamicConfigValue{{Id: "displayName", Value: "tier"}}).
 			OverrideByName("oom_percent", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Percent}}),
 		barsTimeseries(clickhousePluginID).
@@ -102,9 +102,9 @@ func rightSizingMemoryRow(cfg Config) row {
 			Title("Attempts within 10 % of their memory").
 			Description("Wrapped attempts whose memory peak reached 90 % of the request or more, the ones the kernel killed included (their peak is the limit): the jobs about to run out of memory. Raise these definitions first.").
 			Span(halfWidth).
-			WithTarget(chQuery("SELECT job_definition AS definition, job_id, attempt, memory_mib AS requested_mib," +
-				" round(memory_peak_bytes / 1048576) AS peak_mib, round(100 * memory_peak_bytes / (memory_mib * 1048576), 1) AS peak_percent," +
-				" oom_killed" + usageJoin(cfg) + " AND memory_mib > 0 AND memory_peak_bytes >= 0.9 * memory_mib * 1048576" +
+			WithTarget(chQuery("SELECT job_definition AS definition, job_id, attempt, memory_mib AS requested_mib,"+
+				" round(memory_peak_bytes / 1048576) AS peak_mib, round(100 * memory_peak_bytes / (memory_mib * 1048576), 1) AS peak_percent,"+
+				" oom_killed"+usageJoin(cfg)+" AND memory_mib > 0 AND memory_peak_bytes >= 0.9 * memory_mib * 1048576"+
 				" ORDER BY peak_percent DESC LIMIT 100")).
 			OverrideByName("peak_percent", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Percent}}),
 		barsTimeseries(clickhousePluginID).
