@@ -55,6 +55,12 @@ type State struct {
 	usageKeys map[string]usageKey
 	interned  map[string]string
 	usageSeen *recentSet
+
+	// Job definitions' own tags (exporter/deftags.go), by definition ARN,
+	// for the cost tags of jobs with propagateTags; wantTags are the ARNs
+	// still to describe.
+	defTags  map[string]map[string]string
+	wantTags map[string]bool
 }
 
 // queueAgg holds one queue's pre-aggregated numbers.
@@ -91,6 +97,7 @@ func newState(cfg StateConfig, m *jobMetrics) *State {
 		finished: newRecentSet(cfg.DedupCapacity), blocked: newRecentSet(16384),
 		defReq: map[string]shape{}, clusterCap: map[string]string{}, queueCap: map[uint16]string{},
 		usageKeys: map[string]usageKey{}, interned: map[string]string{}, usageSeen: newRecentSet(16384),
+		defTags: map[string]map[string]string{}, wantTags: map[string]bool{},
 	}
 	if len(cfg.Queues) > 0 {
 		s.allow = map[string]bool{}
@@ -401,7 +408,9 @@ func (s *State) tierOf(j *batch.Job) string {
 	return v
 }
 
-// tagsOf joins the job's values of the cost tags with NUL.
+// tagsOf joins the job's values of the cost tags with NUL; a job with
+// propagateTags also carries its definition's tags (as Batch propagates them
+// to the ECS task, where the bill sees them), its own winning.
 func (s *State) tagsOf(j *batch.Job) string {
 	if len(s.costTag) == 0 {
 		return ""
@@ -411,7 +420,10 @@ func (s *State) tagsOf(j *batch.Job) string {
 		if i > 0 {
 			b = append(b, 0)
 		}
-		v, _ := j.Tag(k)
+		v, ok := j.Tag(k)
+		if !ok && j.PropagateTags {
+			v = s.defTags[j.DefinitionARN][k]
+		}
 		b = append(b, v...)
 	}
 	return string(b)
@@ -441,6 +453,7 @@ func (s *State) count(e *jobEntry, j *batch.Job) {
 	tier := s.tierOf(j)
 	kind := kindOf(j)
 	s.rememberUsageKey(e, j, tier)
+	s.wantDefinitionTags(j)
 	if kind != kindArrayParent {
 		for i := int(e.attemptsCounted); i < len(j.Attempts); i++ {
 			a := &j.Attempts[i]
