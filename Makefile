@@ -13,6 +13,10 @@ help: ## Show this help.
 build: ## Build bin/batchwatch.
 	$(GO) build -o $(BIN) ./cmd/batchwatch
 
+.PHONY: build-run
+build-run: ## Build bin/batchwatch-run, the static job wrapper to copy into job images (docs/usage.md).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/batchwatch-run ./cmd/batchwatch-run
+
 .PHONY: deps
 deps: ## Install Go, ClickHouse, Prometheus, Alertmanager, docker-compose (apt-get).
 	scripts/install.sh all

@@ -63,6 +63,7 @@ type filler struct {
 	// and fromWire copy out whatever the event keeps, so none of this is
 	// reachable from an event.
 	detail    wireDetail
+	detailVal *fastjson.Value // the detail object of the envelope read
 	container wireContainer
 	retry     wireRetryStrategy
 	timeout   wireTimeout
@@ -359,6 +360,7 @@ func (fl *filler) getIntMap(v *fastjson.Value, key string) map[string]int {
 
 func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 	o := valObj(v)
+	fl.detailVal = nil
 	if o == nil {
 		return
 	}
@@ -389,6 +391,7 @@ func (fl *filler) fillEnvelope(v *fastjson.Value, w *wireEnvelope) {
 			if f.Type() == fastjson.TypeObject && w.Detail == nil {
 				fl.detail = wireDetail{}
 				w.Detail = &fl.detail
+				fl.detailVal = f
 				fl.fillDetail(f, w.Detail)
 			}
 		case "Type":

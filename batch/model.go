@@ -18,8 +18,12 @@ type Event struct {
 	// Time is the envelope time (second precision).
 	Time      time.Time
 	Resources []string
-	// Job is the normalized view of the event's detail.
+	// Job is the normalized view of the event's detail; of a usage event
+	// only the job id and queue.
 	Job Job
+	// Usage is set for a usage event (DetailTypeAttemptUsage) and nil for
+	// AWS Batch's own.
+	Usage *Usage
 	// Raw is the EventBridge envelope as received (unwrapped from SNS).
 	Raw []byte
 	// SNSMessageID is set when the event arrived wrapped in an SNS notification.

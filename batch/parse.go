@@ -64,6 +64,9 @@ func (p *Parser) parse(fp *fastjson.Parser, body []byte, allowSNS bool) (*Event,
 	var w wireEnvelope
 	p.fill.start(body)
 	p.fill.fillEnvelope(v, &w)
+	if w.DetailType == DetailTypeAttemptUsage && p.fill.detailVal != nil {
+		w.Usage = p.fill.fillUsage(p.fill.detailVal)
+	}
 	if w.Type == "Notification" && w.Message != "" && w.Detail == nil {
 		if !allowSNS {
 			return nil, errors.New("SNS notification nested in an SNS notification")
@@ -85,6 +88,10 @@ func (p *Parser) parse(fp *fastjson.Parser, body []byte, allowSNS bool) (*Event,
 func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 	switch w.DetailType {
 	case DetailTypeJobStateChange, DetailTypeJobQueueBlocked:
+	case DetailTypeAttemptUsage:
+		if w.Source != SourceUsage {
+			return nil, fmt.Errorf("event %q: detail-type %q from source %q: %w", w.ID, w.DetailType, w.Source, ErrNotBatchEvent)
+		}
 	case "":
 		return nil, fmt.Errorf("event %q: no detail-type: %w", w.ID, ErrNotBatchEvent)
 	default:
@@ -126,6 +133,16 @@ func fromWire(w *wireEnvelope, body []byte) (*Event, error) {
 		ev.Resources = append([]string(nil), w.Resources...)
 	case w.Resources != nil:
 		ev.Resources = []string{}
+	}
+	if w.DetailType == DetailTypeAttemptUsage {
+		u, err := normalizeUsage(w.Usage)
+		if err != nil {
+			return nil, fmt.Errorf("event %q: %w", w.ID, err)
+		}
+		ev.Usage = u
+		ev.Job.ID = w.Detail.JobID
+		ev.Job.Queue = u.JobQueue
+		return ev, nil
 	}
 	normalize(w.Detail, &ev.Job, &blk.jobBlock)
 	return ev, nil

@@ -31,6 +31,19 @@ func referenceParse(body []byte) (*Event, error) {
 		ev.SNSMessageID = w.MessageID
 		return ev, nil
 	}
+	if w.DetailType == DetailTypeAttemptUsage && w.Detail != nil {
+		var env struct {
+			Detail json.RawMessage `json:"detail"`
+		}
+		_ = json.Unmarshal(body, &env)
+		w.Usage = &wireUsage{}
+		if err := json.Unmarshal(env.Detail, w.Usage); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if !errors.As(err, &typeErr) {
+				return nil, err
+			}
+		}
+	}
 	return fromWire(&w, body)
 }
 

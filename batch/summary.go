@@ -39,6 +39,8 @@ type Summary struct {
 	LogRegion             *string           `json:"log_region"`
 	Tags                  map[string]string `json:"tags"`
 	Parameters            map[string]string `json:"parameters"`
+	// Usage is what the attempt used, for a usage event (batchwatch-run's).
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // Summary flattens the event.
@@ -78,6 +80,7 @@ func (e *Event) Summary() Summary {
 		LogRegion:     str(j.LogRegion(e.Region)),
 		Tags:          kvMap(j.Tags),
 		Parameters:    kvMap(j.Parameters),
+		Usage:         e.Usage,
 	}
 	if !e.Time.IsZero() {
 		t := e.Time.Format("2006-01-02T15:04:05Z")

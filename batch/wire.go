@@ -18,6 +18,9 @@ type wireEnvelope struct {
 	Region     string      `json:"region"`
 	Resources  []string    `json:"resources"`
 	Detail     *wireDetail `json:"detail"`
+	// Usage is the detail again, read as a usage record, when the
+	// detail-type is DetailTypeAttemptUsage.
+	Usage *wireUsage `json:"-"`
 
 	// SNS notification fields (SNS → SQS without raw message delivery).
 	Type      string `json:"Type"`

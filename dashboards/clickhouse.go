@@ -192,11 +192,16 @@ func chFilter(cfg Config) string {
 	return chScopeFilter() + " AND " + chSelectionFilter(cfg)
 }
 
-// chAttemptsFilter is chFilter for the attempts table, which has no account
-// or region of its own: those go through the jobs table. With both on All
-// the subquery's condition is false, so its set stays empty.
-func chAttemptsFilter(cfg Config) string {
+// chAttemptsScope restricts rows of attempts (or usage), which have no
+// account or region of their own, to the selected accounts and regions
+// through the jobs table. With both on All the subquery's condition is
+// false, so its set stays empty.
+func chAttemptsScope() string {
 	allScope := "has([${account:singlequote}], " + chAllValue + ") AND has([${region:singlequote}], " + chAllValue + ")"
-	return "(" + allScope + " OR job_id IN (SELECT job_id FROM $database.jobs WHERE NOT (" + allScope + ") AND " + chScopeFilter() + "))" +
-		" AND " + chSelectionFilter(cfg)
+	return "(" + allScope + " OR job_id IN (SELECT job_id FROM $database.jobs WHERE NOT (" + allScope + ") AND " + chScopeFilter() + "))"
+}
+
+// chAttemptsFilter is chFilter for the attempts table (see chAttemptsScope).
+func chAttemptsFilter(cfg Config) string {
+	return chAttemptsScope() + " AND " + chSelectionFilter(cfg)
 }

@@ -26,6 +26,7 @@ func All(cfg Config) []Builder {
 		CapacityCost{Config: cfg},
 		JobHistory{Config: cfg},
 		Job{Config: cfg},
+		RightSizing{Config: cfg},
 		SelfMonitoring{Config: cfg},
 	}
 }

@@ -38,7 +38,7 @@ func startDashboardData(t *testing.T) *dashboardData {
 	st := testenv.StartStack(t, testenv.StackOptions{
 		Scenarios: []string{"smoke", "stuck-runnable"},
 		Speed:     60,
-		Adjust:    frequentSpotReclaims,
+		Adjust:    adjustScenarios,
 	})
 	client, err := api.NewClient(api.Config{Address: st.PrometheusURL})
 	if err != nil {
@@ -50,6 +50,25 @@ func startDashboardData(t *testing.T) *dashboardData {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return &dashboardData{stack: st, prom: promv1.NewAPI(client), store: s}
+}
+
+// adjustScenarios makes the scenarios show what every panel needs.
+func adjustScenarios(scenario string, doc map[string]any) {
+	frequentSpotReclaims(scenario, doc)
+	wrapDefinitions(scenario, doc)
+}
+
+// wrapDefinitions runs the definitions that have a behavior wrapped in
+// batchwatch-run, so the right-sizing panels have usage to show (smoke's
+// delivery is one queue, which takes every event).
+func wrapDefinitions(_ string, doc map[string]any) {
+	defs, _ := doc["job_definitions"].([]any)
+	for _, d := range defs {
+		def, _ := d.(map[string]any)
+		if b, ok := def["behavior"].(map[string]any); ok {
+			b["usage"] = map[string]any{"wrapped": true, "cpu_vcpus": map[string]any{"median": "0.5", "sigma": "0.3"}}
+		}
+	}
 }
 
 // frequentSpotReclaims makes smoke's spot instances reclaimed every few

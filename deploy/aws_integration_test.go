@@ -323,7 +323,19 @@ func testEvents(t *testing.T, run string) []testEvent {
 		// from a source that is not AWS Batch: the rule takes neither.
 		{"aws.batch", "Batch Service Job State Change", sampleDetail(t, "aws-batch-job-state-change.json", run+"-service"), run + "-service", false},
 		{"batchwatch.test", batch.DetailTypeJobStateChange, sampleDetail(t, "aws-batch-job-state-change.json", run+"-foreign"), run + "-foreign", false},
+		// batchwatch-run's usage event reaches the same queues; under its
+		// source a state change does not (a job's role may use the source).
+		{batch.SourceUsage, batch.DetailTypeAttemptUsage, usageDetail(run + "-usage"), run + "-usage", true},
+		{batch.SourceUsage, batch.DetailTypeJobStateChange, sampleDetail(t, "aws-batch-job-state-change.json", run+"-forged"), run + "-forged", false},
 	}
+}
+
+// usageDetail is a usage event's detail as batchwatch-run writes it
+// (docs/usage.md).
+func usageDetail(jobID string) string {
+	return `{"schemaVersion":1,"jobId":"` + jobID + `","jobAttempt":1,"arrayIndex":-1,"jobQueue":"q","source":"cgroup-v2",` +
+		`"startedAt":1796649827481,"stoppedAt":1796649887481,"wallSeconds":60,"cpuSeconds":30,"cpuMeanVcpus":0.5,` +
+		`"cpuP95Vcpus":0.9,"cpuMaxVcpus":1,"memoryPeakBytes":1073741824,"oomKilled":false,"exitCode":0,"samples":12}`
 }
 
 // parsedEvents parses message bodies with batchwatch's own parser (as ingest
@@ -365,17 +377,21 @@ func (m *motoClients) checkPolicies(t *testing.T, d *deployed, prefix string, re
 	arn := strings.Split(d.output(t, "IngestQueueArn"), ":")
 	replace["REGION"], replace["ACCOUNT_ID"] = arn[3], arn[4]
 	replace[":batchwatch-"] = ":" + prefix + "-"
-	for _, c := range []string{"Ingest", "Exporter", "Submitter"} {
+	for _, c := range []string{"Ingest", "Exporter", "Submitter", "UsageReporter"} {
 		policyARN, ok := d.outputs[c+"PolicyArn"]
 		if !ok {
 			continue
+		}
+		name := strings.ToLower(c)
+		if c == "UsageReporter" {
+			name = "usage-reporter"
 		}
 		p, err := m.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(policyARN)})
 		if err != nil {
 			t.Fatalf("get policy %s: %v", policyARN, err)
 		}
-		if got := aws.ToString(p.Policy.PolicyName); got != prefix+"-"+strings.ToLower(c) {
-			t.Errorf("policy name %s, want %s-%s", got, prefix, strings.ToLower(c))
+		if got := aws.ToString(p.Policy.PolicyName); got != prefix+"-"+name {
+			t.Errorf("policy name %s, want %s-%s", got, prefix, name)
 		}
 		v, err := m.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(policyARN), VersionId: p.Policy.DefaultVersionId})
 		if err != nil {
@@ -387,7 +403,7 @@ func (m *motoClients) checkPolicies(t *testing.T, d *deployed, prefix string, re
 				t.Fatal(err)
 			}
 		}
-		data, err := os.ReadFile("aws/policies/" + strings.ToLower(c) + ".json")
+		data, err := os.ReadFile("aws/policies/" + name + ".json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +421,7 @@ func (m *motoClients) checkPolicies(t *testing.T, d *deployed, prefix string, re
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(g, w) {
-			t.Errorf("%s policy differs from aws/policies/%s.json:\n got %s\nwant %s", c, strings.ToLower(c), doc, want)
+			t.Errorf("%s policy differs from aws/policies/%s.json:\n got %s\nwant %s", c, name, doc, want)
 		}
 	}
 }
@@ -427,10 +443,10 @@ func TestCloudFormationEventBridgeOnMoto(t *testing.T) {
 		"SubmitterManifestBucket":    prefix + "-manifests",
 	})
 	d.checkResources(t, "IngestQueue", "IngestDeadLetterQueue", "ExporterQueue", "ExporterDeadLetterQueue",
-		"SubmitterQueue", "SubmitterDeadLetterQueue", "BatchEventsRule", "IngestPolicy", "ExporterPolicy", "SubmitterPolicy")
+		"SubmitterQueue", "SubmitterDeadLetterQueue", "BatchEventsRule", "IngestPolicy", "ExporterPolicy", "SubmitterPolicy", "UsageReporterPolicy")
 	d.checkOutputs(t, "IngestQueueUrl", "IngestQueueArn", "IngestDeadLetterQueueUrl", "ExporterQueueUrl", "ExporterQueueArn",
 		"ExporterDeadLetterQueueUrl", "SubmitterQueueUrl", "SubmitterDeadLetterQueueUrl", "EventRuleArn",
-		"IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn")
+		"IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn", "UsageReporterPolicyArn")
 
 	queues := map[string][2]string{}
 	for _, c := range []string{"Ingest", "Exporter", "Submitter"} {
@@ -520,6 +536,7 @@ func TestCloudFormationEventBridgeOnMoto(t *testing.T) {
 	}
 
 	m.checkPolicies(t, d, prefix, map[string]string{
+		"event-bus/default": "event-bus/" + bus,
 		"arn:aws:batch:REGION:ACCOUNT_ID:job-queue/JOB_QUEUE_NAME":            "arn:aws:batch:us-east-1:123456789012:job-queue/zd-*",
 		"arn:aws:batch:REGION:ACCOUNT_ID:job-definition/JOB_DEFINITION_NAME*": "arn:aws:batch:us-east-1:123456789012:job-definition/model-build-*",
 		"MANIFEST_BUCKET": prefix + "-manifests",
@@ -537,9 +554,9 @@ func TestCloudFormationSNSOnMoto(t *testing.T) {
 	bus := m.createBus(t, prefix+"-bus")
 	d := m.deploy(t, prefix, map[string]string{"NamePrefix": prefix, "EventBusName": bus, "FanOut": "SNS"})
 	d.checkResources(t, "IngestQueue", "IngestDeadLetterQueue", "ExporterQueue", "ExporterDeadLetterQueue",
-		"BatchEventsRule", "EventTopic", "IngestPolicy", "ExporterPolicy")
+		"BatchEventsRule", "EventTopic", "IngestPolicy", "ExporterPolicy", "UsageReporterPolicy")
 	d.checkOutputs(t, "IngestQueueUrl", "IngestQueueArn", "IngestDeadLetterQueueUrl", "ExporterQueueUrl", "ExporterQueueArn",
-		"ExporterDeadLetterQueueUrl", "EventRuleArn", "EventTopicArn", "IngestPolicyArn", "ExporterPolicyArn")
+		"ExporterDeadLetterQueueUrl", "EventRuleArn", "EventTopicArn", "IngestPolicyArn", "ExporterPolicyArn", "UsageReporterPolicyArn")
 	topic := d.output(t, "EventTopicArn")
 
 	targets, err := m.eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(prefix + "-batch-events"), EventBusName: aws.String(bus)})
@@ -589,7 +606,7 @@ func TestCloudFormationSNSOnMoto(t *testing.T) {
 	if _, ok := d.outputs["SubmitterPolicyArn"]; ok {
 		t.Error("a submitter policy without SubmitterJobQueueArns")
 	}
-	m.checkPolicies(t, d, prefix, map[string]string{})
+	m.checkPolicies(t, d, prefix, map[string]string{"event-bus/default": "event-bus/" + bus})
 	var notFound interface{ ErrorCode() string }
 	if _, err := m.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + "-submitter")}); err == nil || !errors.As(err, &notFound) {
 		t.Errorf("a submitter queue without SubmitterEventsQueue: %v", err)

@@ -282,7 +282,8 @@ func TestTemplateWiring(t *testing.T) {
 
 	rule := props(resource(t, tmpl, "BatchEventsRule"))
 	pattern, _ := json.Marshal(rule["EventPattern"])
-	if string(pattern) != `{"detail-type":["Batch Job State Change","Batch Job Queue Blocked"],"source":["aws.batch"]}` {
+	if string(pattern) != `{"$or":[{"detail-type":["Batch Job State Change","Batch Job Queue Blocked"],"source":["aws.batch"]},`+
+		`{"detail-type":["Batch Job Attempt Usage"],"source":["batchwatch.usage"]}]}` {
 		t.Errorf("event pattern %s", pattern)
 	}
 
@@ -315,7 +316,7 @@ func TestTemplateWiring(t *testing.T) {
 	}
 
 	outputs := section(t, tmpl, "Outputs")
-	for _, o := range []string{"IngestQueueUrl", "ExporterQueueUrl", "IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn", "EventRuleArn"} {
+	for _, o := range []string{"IngestQueueUrl", "ExporterQueueUrl", "IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn", "UsageReporterPolicyArn", "EventRuleArn"} {
 		if _, ok := outputs[o]; !ok {
 			t.Errorf("no output %s", o)
 		}
@@ -369,9 +370,9 @@ func policyFile(t testing.TB, name string) map[string]any {
 // resolved them), and nothing beyond what the components call.
 func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 	tmpl := loadTemplate(t)
-	for _, c := range []string{"Ingest", "Exporter", "Submitter"} {
+	for c, name := range map[string]string{"Ingest": "ingest", "Exporter": "exporter", "Submitter": "submitter", "UsageReporter": "usage-reporter"} {
 		doc := props(resource(t, tmpl, c+"Policy"))["PolicyDocument"].(map[string]any)
-		file := policyFile(t, strings.ToLower(c))
+		file := policyFile(t, name)
 		want := statementsOf(t, doc)
 		got := statementsOf(t, file)
 		if len(got) != len(want) {
@@ -394,6 +395,7 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"submitter": {"batch:DescribeJobs", "batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
 			"s3:PutObject", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+		"usage-reporter": {"events:PutEvents"},
 	}
 	for c, want := range need {
 		var got []string
@@ -421,5 +423,23 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s grants %v, want exactly %v", c, got, want)
 		}
+	}
+}
+
+// A job's role may put usage events and nothing else: the template and the
+// JSON document both bind events:PutEvents to batchwatch-run's source and
+// detail-type, on the bus the rule listens on.
+func TestUsageReporterPolicyIsBoundToTheUsageEvent(t *testing.T) {
+	tmpl := loadTemplate(t)
+	doc := props(resource(t, tmpl, "UsageReporterPolicy"))["PolicyDocument"].(map[string]any)
+	for where, st := range map[string]map[string]any{"template": statementsOf(t, doc)[0], "JSON": statementsOf(t, policyFile(t, "usage-reporter"))[0]} {
+		cond, _ := json.Marshal(st["Condition"])
+		if string(cond) != `{"StringEquals":{"events:detail-type":"Batch Job Attempt Usage","events:source":"batchwatch.usage"}}` {
+			t.Errorf("%s: condition %s", where, cond)
+		}
+	}
+	res, _ := json.Marshal(statementsOf(t, doc)[0]["Resource"])
+	if !strings.Contains(string(res), "event-bus/${EventBusName}") {
+		t.Errorf("resource %s: not the rule's bus", res)
 	}
 }

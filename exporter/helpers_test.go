@@ -77,6 +77,7 @@ type fakeJob struct {
 	gpus                 int64
 	tags, params         map[string]string
 	fargate              bool
+	propagateTags        bool
 }
 
 type fakeAttempt struct {
@@ -95,7 +96,7 @@ func (j *fakeJob) detail() map[string]any {
 	d := map[string]any{
 		"jobArn": "arn:aws:batch:" + testRegion + ":" + testAccount + ":job/" + j.id, "jobName": j.name, "jobId": j.id,
 		"jobQueue": queueARN(j.queue), "status": j.status, "createdAt": j.created, "jobDefinition": j.def,
-		"attempts": []any{}, "dependsOn": []any{}, "parameters": j.params, "tags": j.tags,
+		"attempts": []any{}, "dependsOn": []any{}, "parameters": j.params, "tags": j.tags, "propagateTags": j.propagateTags,
 		"container": map[string]any{
 			"image": "busybox",
 			"resourceRequirements": []any{
@@ -218,7 +219,9 @@ type fakeBatch struct {
 	queues []QueueInfo
 	ces    []CEInfo
 	defs   map[string]shape
-	calls  map[string]int
+	// defTags are the definitions' own tags.
+	defTags map[string]map[string]string
+	calls   map[string]int
 	// beforeCall runs (without the lock) before each call is answered.
 	beforeCall func(op string)
 	// noSummary hides statusSummary from DescribeJobs.
@@ -429,7 +432,7 @@ func (f *fakeBatch) DescribeJobDefinitions(_ context.Context, in *awsbatch.Descr
 		if !ok {
 			continue
 		}
-		out.JobDefinitions = append(out.JobDefinitions, batchtypes.JobDefinition{JobDefinitionArn: aws.String(arn),
+		out.JobDefinitions = append(out.JobDefinitions, batchtypes.JobDefinition{JobDefinitionArn: aws.String(arn), Tags: f.defTags[arn],
 			ContainerProperties: &batchtypes.ContainerProperties{ResourceRequirements: []batchtypes.ResourceRequirement{
 				{Type: batchtypes.ResourceTypeVcpu, Value: aws.String(strconv.FormatFloat(r.vcpus, 'f', -1, 64))},
 				{Type: batchtypes.ResourceTypeMemory, Value: aws.String(strconv.FormatInt(r.memMiB, 10))},

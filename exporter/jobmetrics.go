@@ -29,6 +29,7 @@ type jobMetrics struct {
 	costUSD       *prometheus.CounterVec
 
 	events *prometheus.CounterVec
+	usage  *usageMetrics
 }
 
 // Results of applying an event (label result of
@@ -108,6 +109,7 @@ func newJobMetrics(reg prometheus.Registerer, costTagLabels []string) *jobMetric
 	for _, r := range []string{resultApplied, resultIgnored, resultOutOfOrder, resultDuplicate} {
 		m.events.WithLabelValues(r)
 	}
+	m.usage = newUsageMetrics(reg)
 	return m
 }
 

@@ -146,37 +146,15 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 		}
 	}
 
-	// Requests of job definitions, for jobs known only from listings.
-	var unknown []string
-	for arn := range defs {
-		if !r.state.KnownDefinition(arn) {
-			unknown = append(unknown, arn)
-		}
-	}
-	sort.Strings(unknown)
-	reqs := map[string]shape{}
-	for start := 0; start < len(unknown); start += 100 {
-		chunk := unknown[start:min(len(unknown), start+100)]
-		in := &awsbatch.DescribeJobDefinitionsInput{JobDefinitions: chunk, MaxResults: aws.Int32(100)}
-		for {
-			out, err := r.api.DescribeJobDefinitions(ctx, in)
-			if err != nil {
-				return stats, fmt.Errorf("describe job definitions: %w", err)
-			}
-			for i := range out.JobDefinitions {
-				d := &out.JobDefinitions[i]
-				if req, ok := requestOfDefinition(d); ok {
-					reqs[aws.ToString(d.JobDefinitionArn)] = req
-				}
-			}
-			if aws.ToString(out.NextToken) == "" {
-				break
-			}
-			in.NextToken = out.NextToken
-		}
+	// Requests of job definitions, for jobs known only from listings, and
+	// tags of the definitions of jobs with propagateTags.
+	reqs, tags, err := r.describeDefinitions(ctx, defs)
+	if err != nil {
+		return stats, err
 	}
 	stats.Definition = len(reqs)
 	r.state.SetDefinitionRequests(reqs, noReq)
+	r.state.SetDefinitionTags(tags)
 
 	// Jobs the listing did not find where the state had them, untouched
 	// since the resync began: DescribeJobs tells what became of them.
@@ -277,4 +255,53 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// describeDefinitions describes the definitions of defs whose request is
+// not known and those whose tags the state wants, 100 per call: their
+// requests, and the tags of every one described (empty for a definition
+// without tags or no longer found, so it is not asked again).
+func (r *resyncer) describeDefinitions(ctx context.Context, defs map[string]bool) (map[string]shape, map[string]map[string]string, error) {
+	wanted := r.state.DefinitionsWantingTags()
+	ask := map[string]bool{}
+	for arn := range defs {
+		if !r.state.KnownDefinition(arn) {
+			ask[arn] = true
+		}
+	}
+	tags := map[string]map[string]string{}
+	for _, arn := range wanted {
+		ask[arn] = true
+		tags[arn] = map[string]string{}
+	}
+	unknown := make([]string, 0, len(ask))
+	for arn := range ask {
+		unknown = append(unknown, arn)
+	}
+	sort.Strings(unknown)
+	reqs := map[string]shape{}
+	for start := 0; start < len(unknown); start += 100 {
+		in := &awsbatch.DescribeJobDefinitionsInput{JobDefinitions: unknown[start:min(len(unknown), start+100)], MaxResults: aws.Int32(100)}
+		for {
+			out, err := r.api.DescribeJobDefinitions(ctx, in)
+			if err != nil {
+				return nil, nil, fmt.Errorf("describe job definitions: %w", err)
+			}
+			for i := range out.JobDefinitions {
+				d := &out.JobDefinitions[i]
+				arn := aws.ToString(d.JobDefinitionArn)
+				if req, ok := requestOfDefinition(d); ok {
+					reqs[arn] = req
+				}
+				if _, want := tags[arn]; want && d.Tags != nil {
+					tags[arn] = d.Tags
+				}
+			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	return reqs, tags, nil
 }

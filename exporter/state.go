@@ -53,6 +53,18 @@ type State struct {
 	// zeroed holds the (queue, definition, tier, kind) whose outcome
 	// series exist (see zeroSeries).
 	zeroed map[seriesKey]struct{}
+
+	// Usage events (exporter/usage.go): the definition and tier of jobs
+	// that started, interned strings, and the usage events counted.
+	usageKeys map[string]usageKey
+	interned  map[string]string
+	usageSeen *recentSet
+
+	// Job definitions' own tags (exporter/deftags.go), by definition ARN,
+	// for the cost tags of jobs with propagateTags; wantTags are the ARNs
+	// still to describe.
+	defTags  map[string]map[string]string
+	wantTags map[string]bool
 }
 
 // seriesKey names one set of outcome series.
@@ -94,7 +106,9 @@ func newState(cfg StateConfig, m *jobMetrics) *State {
 		jobs: map[string]*jobEntry{}, queueIdx: map[string]uint16{},
 		finished: newRecentSet(cfg.DedupCapacity), blocked: newRecentSet(16384),
 		defReq: map[string]shape{}, clusterCap: map[string]string{}, queueCap: map[uint16]string{},
-		zeroed: map[seriesKey]struct{}{},
+		zeroed:    map[seriesKey]struct{}{},
+		usageKeys: map[string]usageKey{}, interned: map[string]string{}, usageSeen: newRecentSet(16384),
+		defTags: map[string]map[string]string{}, wantTags: map[string]bool{},
 	}
 	if len(cfg.Queues) > 0 {
 		s.allow = map[string]bool{}
@@ -218,6 +232,7 @@ func (s *State) remove(e *jobEntry) {
 	}
 	s.unplace(e)
 	delete(s.jobs, e.id)
+	delete(s.usageKeys, e.id)
 }
 
 // ApplyEvent applies one parsed event that arrived at arrivalMs (the
@@ -234,6 +249,9 @@ func (s *State) applyEventLocked(ev *batch.Event, arrivalMs int64) string {
 	j := &ev.Job
 	if !s.watched(j.Queue) || j.IsNode() {
 		return resultIgnored
+	}
+	if ev.Usage != nil {
+		return s.applyUsageLocked(ev)
 	}
 	if ev.DetailType == batch.DetailTypeJobQueueBlocked {
 		h := hashID(ev.ID)
@@ -401,7 +419,9 @@ func (s *State) tierOf(j *batch.Job) string {
 	return v
 }
 
-// tagsOf joins the job's values of the cost tags with NUL.
+// tagsOf joins the job's values of the cost tags with NUL; a job with
+// propagateTags also carries its definition's tags (as Batch propagates them
+// to the ECS task, where the bill sees them), its own winning.
 func (s *State) tagsOf(j *batch.Job) string {
 	if len(s.costTag) == 0 {
 		return ""
@@ -411,7 +431,10 @@ func (s *State) tagsOf(j *batch.Job) string {
 		if i > 0 {
 			b = append(b, 0)
 		}
-		v, _ := j.Tag(k)
+		v, ok := j.Tag(k)
+		if !ok && j.PropagateTags {
+			v = s.defTags[j.DefinitionARN][k]
+		}
 		b = append(b, v...)
 	}
 	return string(b)
@@ -441,6 +464,8 @@ func (s *State) count(e *jobEntry, j *batch.Job) {
 	tier := s.tierOf(j)
 	kind := kindOf(j)
 	s.zeroSeries(q, def, tier, kind)
+	s.rememberUsageKey(e, j, tier)
+	s.wantDefinitionTags(j)
 	if kind != kindArrayParent {
 		for i := int(e.attemptsCounted); i < len(j.Attempts); i++ {
 			a := &j.Attempts[i]

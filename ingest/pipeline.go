@@ -367,7 +367,7 @@ func (p *Pipeline) write(ctx context.Context, b *pending) error {
 			elapsed := p.now().Sub(start)
 			p.m.InsertDuration.Observe(elapsed.Seconds())
 			p.m.BatchSize.Observe(float64(events))
-			p.m.Inserted.Add(float64(st.Events))
+			p.m.Inserted.Add(float64(st.Events + st.Usage))
 			p.m.Duplicates.Add(float64(b.dups))
 			p.m.LastInsert.Set(float64(p.now().UnixNano()) / 1e9)
 			now := p.now().UnixNano()

@@ -65,6 +65,7 @@ func TestSQLDocs(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	loadUsage(t, st, now)
 
 	for i, b := range blocks {
 		q := strings.ReplaceAll(b[1], "batchwatch.", st.Database()+".")

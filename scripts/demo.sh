@@ -142,6 +142,8 @@ say "ClickHouse: failures by class, retries, p95 queue wait and vCPU-hours per t
 q "SELECT failure_class, count() AS jobs FROM $db.jobs FINAL WHERE status = 'FAILED' GROUP BY failure_class ORDER BY jobs DESC"
 q "SELECT job_queue, round(quantile(0.95)(queue_wait_ms) / 1000) AS p95_wait_s, sum(attempts - 1) AS retries FROM $db.jobs FINAL WHERE queue_wait_ms >= 0 AND is_array_parent = 0 GROUP BY job_queue ORDER BY job_queue"
 q "SELECT tag_values[indexOf(tag_keys, 'tier')] AS tier, round(sum(vcpus * duration_ms) / 3600000, 1) AS vcpu_hours, count() AS attempts FROM $db.attempts FINAL WHERE finished = 1 GROUP BY tier ORDER BY tier"
+say "batchwatch rightsize: what the model builds used against what they asked for, top savings first"
+"$bw" rightsize --clickhouse.database "$db" --min-attempts 5 --log.level warn | head -8 || true
 say "exporter: queue depth, finished jobs and estimated cost (Prometheus metrics)"
 curl -fsS http://127.0.0.1:9847/metrics | grep -E '^batchwatch_(queue_jobs\{.*status="(RUNNABLE|RUNNING|SUCCEEDED|FAILED)"|jobs_finished_total|job_estimated_cost_usd_total)' | grep -v ' 0$' | sort | head -40
 say "ingest: its own metrics"

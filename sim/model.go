@@ -205,6 +205,7 @@ type job struct {
 	events        int
 	costCE        *computeEnv
 	costTagID     int32
+	memNeed       float64 // MiB, drawn at RUNNING (usage events report it)
 }
 
 type outcomeKind uint8

@@ -177,6 +177,8 @@ type Behavior struct {
 	// StartDelay is STARTING → RUNNING (image pull, container start).
 	StartDelay Range    `yaml:"start_delay"`
 	Failures   Failures `yaml:"failures"`
+	// Usage makes the jobs run wrapped in batchwatch-run (sim/usage.go).
+	Usage UsageSpec `yaml:"usage"`
 }
 
 // Failures are per-attempt probabilities of each failure mode.

@@ -811,7 +811,9 @@ func (s *Sim) running(j *job) {
 	dur = max(dur, 1000)
 	out := outcome{kind: outSuccess}
 	end := dur
-	switch need := s.rng.dist(b.MemoryNeed) * memF; {
+	need := s.rng.dist(b.MemoryNeed) * memF
+	j.memNeed = need
+	switch {
 	case need > float64(j.memMiB):
 		out = outcome{kind: outOOM, exitCode: 137}
 		end = dur * s.rng.between(0.3, 0.9)
@@ -884,6 +886,7 @@ func (s *Sim) endAttempt(j *job, out outcome) {
 		s.needDispatch = true
 	}
 	j.attempts = append(j.attempts, *a)
+	s.emitUsage(j, a, out)
 	j.cur = nil
 	j.gen++
 	j.statusReason = a.statusReason

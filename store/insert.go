@@ -23,6 +23,9 @@ type Received struct {
 // InsertStats counts the rows one Insert wrote.
 type InsertStats struct {
 	Events, Jobs, Attempts int
+	// Usage counts usage events (batchwatch-run's): written to usage only,
+	// not to events, jobs or attempts.
+	Usage int
 }
 
 // Insert writes a batch of events: every event into events, the newest
@@ -67,6 +70,7 @@ type Window struct {
 	latest   map[string]*Received
 	attempts map[attemptKey]int
 	rows     []attemptRow
+	usage    []*Received
 }
 
 type attemptKey struct {
@@ -89,6 +93,10 @@ func (s *Store) Begin(ctx context.Context, hint int) *Window {
 // Commit.
 func (w *Window) Add(r *Received) {
 	e := r.Event
+	if e.Usage != nil {
+		w.usage = append(w.usage, r)
+		return
+	}
 	if cur, ok := w.latest[e.Job.ID]; !ok || e.Version() > cur.Event.Version() {
 		w.latest[e.Job.ID] = r
 	}
@@ -166,10 +174,13 @@ func (w *Window) Commit(ctx context.Context) (InsertStats, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.s.insertJobs(gctx, jobs) })
 	g.Go(func() error { return w.s.insertAttempts(gctx, w.rows) })
+	if len(w.usage) > 0 {
+		g.Go(func() error { return w.s.insertUsage(gctx, w.usage) })
+	}
 	if err := g.Wait(); err != nil {
 		return InsertStats{}, err
 	}
-	return InsertStats{Events: w.events, Jobs: len(jobs), Attempts: len(w.rows)}, nil
+	return InsertStats{Events: w.events, Jobs: len(jobs), Attempts: len(w.rows), Usage: len(w.usage)}, nil
 }
 
 type attemptRow struct {

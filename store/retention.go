@@ -10,9 +10,9 @@ import (
 )
 
 // Retention is how long each table keeps data, in days. Data goes by whole
-// partitions: events and quarantine are partitioned by day, jobs and
-// attempts by month (a month is dropped once its last day is older than the
-// retention). Zero keeps forever.
+// partitions: events and quarantine are partitioned by day, jobs, attempts
+// and usage by month (a month is dropped once its last day is older than the
+// retention); usage goes with attempts, which it joins. Zero keeps forever.
 type Retention struct {
 	EventsDays     int
 	JobsDays       int
@@ -25,7 +25,7 @@ func AddRetentionFlags(fg web.FlagGroup) *Retention {
 	r := &Retention{}
 	fg.Flag("retention.events-days", "Days of raw events to keep (daily partitions); 0 keeps forever.").Default("90").IntVar(&r.EventsDays)
 	fg.Flag("retention.jobs-days", "Days of job history to keep (monthly partitions by creation time); 0 keeps forever.").Default("730").IntVar(&r.JobsDays)
-	fg.Flag("retention.attempts-days", "Days of attempts to keep (monthly partitions); 0 keeps forever.").Default("730").IntVar(&r.AttemptsDays)
+	fg.Flag("retention.attempts-days", "Days of attempts, and of their usage (batchwatch-run), to keep (monthly partitions); 0 keeps forever.").Default("730").IntVar(&r.AttemptsDays)
 	fg.Flag("retention.quarantine-days", "Days of quarantined messages to keep (daily partitions); 0 keeps forever.").Default("30").IntVar(&r.QuarantineDays)
 	return r
 }
@@ -56,7 +56,7 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 	for _, t := range []struct {
 		table string
 		days  int
-	}{{"events", r.EventsDays}, {"jobs", r.JobsDays}, {"attempts", r.AttemptsDays}, {"quarantine", r.QuarantineDays}} {
+	}{{"events", r.EventsDays}, {"jobs", r.JobsDays}, {"attempts", r.AttemptsDays}, {"usage", r.AttemptsDays}, {"quarantine", r.QuarantineDays}} {
 		if t.days <= 0 {
 			continue
 		}

@@ -67,7 +67,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	if len(done) != len(migs) {
 		t.Fatalf("recorded %d migrations, have %d", len(done), len(migs))
 	}
-	for _, table := range []string{"events", "jobs", "attempts", "quarantine"} {
+	for _, table := range []string{"events", "jobs", "attempts", "quarantine", "usage"} {
 		var n uint64
 		if err := s.Conn().QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.Database(), table).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("table %s: %d %v", table, n, err)
@@ -175,7 +175,10 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 	ctx := context.Background()
 	// lifecycle events are from 2025-11-20; insert them, then enforce
 	// retention at two dates.
-	if _, err := s.Insert(ctx, parseAll(t, lifecycle("old-job"))); err != nil {
+	// And the usage of its second attempt (batchwatch-run's event).
+	usage := `{"version":"0","id":"old-job-usage","detail-type":"Batch Job Attempt Usage","source":"batchwatch.usage","time":"2025-11-20T13:46:40Z",` +
+		`"detail":{"jobId":"old-job","jobAttempt":2,"startedAt":1763646300000,"stoppedAt":1763646400000,"wallSeconds":100,"memoryPeakBytes":1073741824}}`
+	if _, err := s.Insert(ctx, parseAll(t, append(lifecycle("old-job"), usage))); err != nil {
 		t.Fatal(err)
 	}
 	count := func(table string) uint64 {
@@ -191,15 +194,15 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count("events") != 0 || count("jobs") == 0 || count("attempts") == 0 || len(dropped) != 1 {
-		t.Fatalf("after 40 days: events=%d jobs=%d attempts=%d dropped=%v", count("events"), count("jobs"), count("attempts"), dropped)
+	if count("events") != 0 || count("jobs") == 0 || count("attempts") == 0 || count("usage") != 1 || len(dropped) != 1 {
+		t.Fatalf("after 40 days: events=%d jobs=%d attempts=%d usage=%d dropped=%v", count("events"), count("jobs"), count("attempts"), count("usage"), dropped)
 	}
 	// Two years later everything goes.
 	if _, err := s.EnforceRetention(ctx, r, time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	if count("jobs") != 0 || count("attempts") != 0 {
-		t.Fatalf("after two years: jobs=%d attempts=%d", count("jobs"), count("attempts"))
+	if count("jobs") != 0 || count("attempts") != 0 || count("usage") != 0 {
+		t.Fatalf("after two years: jobs=%d attempts=%d usage=%d", count("jobs"), count("attempts"), count("usage"))
 	}
 }
 

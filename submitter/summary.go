@@ -40,7 +40,9 @@ type Summary struct {
 	ElapsedSecs   float64        `json:"elapsed_seconds"`
 	FanIn         string         `json:"fan_in,omitempty"`
 	Watch         *WatchProgress `json:"watch,omitempty"`
-	Errors        []string       `json:"errors,omitempty"`
+	// Sizing is what --sizing history changed, when used.
+	Sizing *SizingResult `json:"sizing,omitempty"`
+	Errors []string      `json:"errors,omitempty"`
 }
 
 // Done is how many items have a final submission outcome.
@@ -108,6 +110,9 @@ func (s Summary) WriteText(w io.Writer) {
 		s.SubmitJobCalls, s.ListJobsCalls, s.Requests, s.SubmitSeconds, s.RequestsPerSecond, s.Throttles)
 	if s.FanIn != "" {
 		fmt.Fprintf(w, "  fan-in: %s\n", s.FanIn)
+	}
+	if z := s.Sizing; z != nil {
+		z.WriteText(w)
 	}
 	if wp := s.Watch; wp != nil {
 		fmt.Fprintf(w, "  watched %d items: %d succeeded, %d failed (%s), %d still running\n",

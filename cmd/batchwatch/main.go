@@ -46,6 +46,7 @@ func newApp() (*kingpin.Application, []*command, *logging.Config) {
 		submitCommand(app),
 		dashboardsCommand(app),
 		pagerCommand(app),
+		rightsizeCommand(app, os.Stdout),
 	}
 	return app, commands, logCfg
 }

@@ -44,6 +44,7 @@ func submitCommand(app *kingpin.Application) *command {
 		jsonSummary = cmd.Flag("summary.json", "Print the end-of-run summary as JSON.").Bool()
 		serve       = cmd.Flag("serve", "Serve the submission API (POST /api/v1/runs, GET /api/v1/runs/{id}) instead of submitting once.").Bool()
 	)
+	sizing := addSizingFlags(cmd)
 	awsCfg := awsclient.AddFlags(cmd)
 	chCfg := store.AddFlags(cmd)
 	webFlags := web.AddFlags(cmd, ":9824")
@@ -61,6 +62,7 @@ func submitCommand(app *kingpin.Application) *command {
 		}
 
 		var prep *submitter.Prepared
+		var sizingRes *submitter.SizingResult
 		if !*serve {
 			if *planFile == "" || *itemsFile == "" {
 				return errors.New("--plan and --items are required (or --serve)")
@@ -82,6 +84,9 @@ func submitCommand(app *kingpin.Application) *command {
 			}
 			for _, le := range prep.Skipped {
 				log.WithField("line", le.Error()).Warn("invalid line skipped")
+			}
+			if sizingRes, err = sizing.apply(ctx, chCfg, prep, log); err != nil {
+				return err
 			}
 			if *dryRun {
 				d := submitter.PlanDryRun(prep.Plan, prep.Assignments, submitter.Mode(*mode), *arraySize)
@@ -165,6 +170,7 @@ func submitCommand(app *kingpin.Application) *command {
 		<-progDone
 
 		sum := r.Summary()
+		sum.Sizing = sizingRes
 		if *jsonSummary {
 			if err := writeJSONSummary(os.Stdout, sum, prep.Skipped); err != nil {
 				return err
