@@ -40,7 +40,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{"127.0.0.1:0"}
-	ws, err := web.New(&toolkitweb.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfgFile},
+	ws, err := web.New(&web.Flags{FlagConfig: &toolkitweb.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfgFile}},
 		web.Options{Name: "batchwatch submit"}, logging.Discard().WithField("test", t.Name()))
 	if err != nil {
 		t.Fatal(err)

@@ -45,6 +45,7 @@ func newApp() (*kingpin.Application, []*command, *logging.Config) {
 		exporterCommand(app),
 		submitCommand(app),
 		dashboardsCommand(app),
+		healthcheckCommand(app),
 	}
 	return app, commands, logCfg
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 
@@ -223,7 +222,7 @@ func writeJSONSummary(w io.Writer, s submitter.Summary, skipped []submitter.Line
 }
 
 // serveSubmissions runs the HTTP submission service until ctx ends.
-func serveSubmissions(ctx context.Context, base submitter.Options, watch *submitter.WatchOptions, flags *toolkitweb.FlagConfig, reg *prometheus.Registry, log *logrus.Entry) error {
+func serveSubmissions(ctx context.Context, base submitter.Options, watch *submitter.WatchOptions, flags *web.Flags, reg *prometheus.Registry, log *logrus.Entry) error {
 	srv := submitter.NewServer(ctx, submitter.ServeConfig{Base: base, Watch: watch, Log: log})
 	ws, err := web.New(flags, web.Options{
 		Name:        "batchwatch submit",
