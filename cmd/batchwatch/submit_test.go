@@ -53,3 +53,10 @@ func TestSubmitServeRefusesExposure(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateRetentionEveryNeedsEnforce(t *testing.T) {
+	code, out := runSelf(t, "migrate", "--retention.every=1h", "--clickhouse.addr=127.0.0.1:1")
+	if code != 1 || !strings.Contains(out, "--retention.every needs --retention.enforce") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
