@@ -1,7 +1,8 @@
 // Package deploy holds the deployment of batchwatch, and the tests that prove
 // it without Docker and without an AWS account:
 //
-//   - docker-compose.yml, docker/Dockerfile, demo.env, aws.env.example: the
+//   - ../docker-compose.yml (at the repository root), docker/Dockerfile,
+//     demo.env, aws.env.example, clickhouse/ (users and profiles), web/: the
 //     compose stack (ClickHouse, Prometheus, Alertmanager, Grafana, ingest,
 //     exporter; the simulator in the demo profile, the submission service in
 //     the submitter profile);

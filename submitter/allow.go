@@ -25,6 +25,22 @@ type AllowList struct {
 	Tags []string
 }
 
+// SplitLists splits comma-separated entries (compose passes one variable
+// per list) and drops empty ones.
+func (a *AllowList) SplitLists() {
+	for _, l := range []*[]string{&a.Queues, &a.JobDefinitions, &a.Tags} {
+		var out []string
+		for _, v := range *l {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					out = append(out, part)
+				}
+			}
+		}
+		*l = out
+	}
+}
+
 // Validate checks the allow-list allows something.
 func (a AllowList) Validate() error {
 	if len(a.Queues) == 0 || len(a.JobDefinitions) == 0 {

@@ -277,3 +277,11 @@ func waitInactive(t *testing.T, call func(user, method, path string, body any) (
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestAllowListSplitLists(t *testing.T) {
+	a := AllowList{Queues: []string{"a,b", ""}, JobDefinitions: []string{" d1 , d2:3"}, Tags: []string{""}}
+	a.SplitLists()
+	if strings.Join(a.Queues, "|") != "a|b" || strings.Join(a.JobDefinitions, "|") != "d1|d2:3" || len(a.Tags) != 0 {
+		t.Errorf("split: %+v", a)
+	}
+}

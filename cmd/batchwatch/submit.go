@@ -90,12 +90,12 @@ func addServeFlags(cmd *kingpin.CmdClause) serveFlags {
 		maxRuns:   cmd.Flag("serve.max-runs", "Runs remembered in memory at most (the oldest finished are forgotten; their journal stays in ClickHouse).").Default("1000").Int(),
 		maxBody:   cmd.Flag("serve.max-body-bytes", "Largest request body (plan and items).").Default("8388608").Int64(),
 	}
-	cmd.Flag("serve.allow-queue", "Job queue (name or ARN) plans may use; repeatable; at least one with --serve.").StringsVar(&s.allow.Queues)
-	cmd.Flag("serve.allow-job-definition", "Job definition (name: every revision) plans may use; repeatable; at least one with --serve.").StringsVar(&s.allow.JobDefinitions)
+	cmd.Flag("serve.allow-queue", "Job queue (name or ARN) plans may use; repeatable or comma-separated; at least one with --serve.").StringsVar(&s.allow.Queues)
+	cmd.Flag("serve.allow-job-definition", "Job definition (name: every revision) plans may use; repeatable or comma-separated; at least one with --serve.").StringsVar(&s.allow.JobDefinitions)
 	cmd.Flag("serve.max-vcpus", "Largest vCPUs of a tier or fan-in job.").Default("16").Float64Var(&s.allow.MaxVCPUs)
 	cmd.Flag("serve.max-memory-mib", "Largest memory (MiB) of a tier or fan-in job.").Default("65536").IntVar(&s.allow.MaxMemoryMiB)
 	cmd.Flag("serve.max-gpus", "Largest GPUs of a tier.").Default("0").IntVar(&s.allow.MaxGPUs)
-	cmd.Flag("serve.allow-tag", "Tag key plans may set beyond batchwatch's own (product, tier, run_id); repeatable.").StringsVar(&s.allow.Tags)
+	cmd.Flag("serve.allow-tag", "Tag key plans may set beyond batchwatch's own (product, tier, run_id); repeatable or comma-separated.").StringsVar(&s.allow.Tags)
 	return s
 }
 
@@ -114,6 +114,7 @@ func (f *submitFlags) check() error {
 		if err := submitter.CheckExposure(*f.web.WebListenAddresses, *f.web.WebConfigFile, *f.serveCfg.insecure); err != nil {
 			return err
 		}
+		f.serveCfg.allow.SplitLists()
 		return f.serveCfg.allow.Validate()
 	}
 	if *f.planFile == "" || *f.itemsFile == "" {
