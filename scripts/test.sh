@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scripts/install.sh go clickhouse prometheus compose
+scripts/install.sh go clickhouse prometheus compose docker
 export PATH="/usr/local/go/bin:$PATH"
 
 # Only stop what this run started (a developer may have servers running).
