@@ -653,3 +653,33 @@ func TestDockerComposeConfig(t *testing.T) {
 		t.Errorf("docker-compose config with aws.env.example's empty passwords: err %v\n%s", err, out)
 	}
 }
+
+// The documented scrape configuration for TLS and basic auth is valid and
+// keeps the job names the rules select.
+func TestPromtoolCheckWebScrapeConfig(t *testing.T) {
+	promtool := requireTool(t, "promtool", "scripts/install.sh prometheus")
+	dir := t.TempDir()
+	data, err := os.ReadFile("prometheus/web-config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// promtool checks that the CA and password files exist: make them.
+	cfg := strings.ReplaceAll(string(data), "/etc/batchwatch/web/", dir+"/")
+	for _, f := range []string{"ca.crt", "prometheus.password"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(dir, promtool, "check", "config", "--syntax-only", file); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+	for _, job := range []string{"batchwatch-exporter", "batchwatch-ingest"} {
+		if !strings.Contains(cfg, "job_name: "+job+"\n    scheme: https") {
+			t.Errorf("job %s is not scraped over https", job)
+		}
+	}
+}
