@@ -18,5 +18,7 @@
 // targets and the IAM documents with what they refer to. The integration
 // tests (build tag integration) deploy the CloudFormation template to moto and
 // send events through it, and run the demo's command lines against the
-// simulator, ClickHouse and Prometheus. The package has no Go code of its own.
+// simulator, ClickHouse and Prometheus, check the shipped ClickHouse users on
+// a private ClickHouse 18.16, and start the compose stack in Docker from
+// images built out of Debian's packages. The package has no Go code of its own.
 package deploy
