@@ -60,6 +60,9 @@ start_clickhouse() {
   # CLICKHOUSE_USERS_D: a folder of users.d files to add (deploy/clickhouse/users.d).
   rm -rf "$dir/users.d"
   if [ -n "${CLICKHOUSE_USERS_D:-}" ]; then mkdir -p "$dir/users.d" && cp "$CLICKHOUSE_USERS_D"/*.xml "$dir/users.d/"; fi
+  # CLICKHOUSE_CONFIG_D: a folder of config.d files to add (e.g. TLS).
+  rm -rf "$dir/config.d"
+  if [ -n "${CLICKHOUSE_CONFIG_D:-}" ]; then mkdir -p "$dir/config.d" && cp "$CLICKHOUSE_CONFIG_D"/*.xml "$dir/config.d/"; fi
   setsid clickhouse-server --config-file="$dir/config.xml" >"$run/clickhouse.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile clickhouse)"
   wait_http clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" 60
