@@ -115,10 +115,29 @@ func TestClickHouseUsers(t *testing.T) {
 		t.Errorf("retention as batchwatch_migrate: %v", err)
 	}
 
+	for user, want := range map[string]map[string]string{
+		"batchwatch_ingest":    {"allow_ddl": "0", "readonly": "0"},
+		"batchwatch_submitter": {"allow_ddl": "0", "readonly": "0"},
+		"batchwatch_grafana": {"readonly": "2", "allow_ddl": "0", "max_execution_time": "60", "max_result_rows": "1000000",
+			"result_overflow_mode": "throw", "max_memory_usage": "4000000000"},
+	} {
+		checkSettings(t, ctx, chConn(t, ch.Addr, user, chPasswords[user], ""), user, want)
+	}
 	checkNoDDL(t, ctx, chConn(t, ch.Addr, "batchwatch_ingest", chPasswords["batchwatch_ingest"], ""), "batchwatch_ingest")
 	checkNoDDL(t, ctx, chConn(t, ch.Addr, "batchwatch_submitter", chPasswords["batchwatch_submitter"], ""), "batchwatch_submitter")
 	checkGrafanaUser(t, ctx, chConn(t, ch.Addr, "batchwatch_grafana", chPasswords["batchwatch_grafana"], ""))
 	checkDefaultLoopbackOnly(t, ctx, ch.Addr)
+}
+
+// checkSettings: the user's profile is in effect.
+func checkSettings(t *testing.T, ctx context.Context, conn driver.Conn, user string, want map[string]string) {
+	t.Helper()
+	for name, v := range want {
+		var got string
+		if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = '"+name+"'").Scan(&got); err != nil || got != v {
+			t.Errorf("%s: setting %s = %q (%v), want %s", user, name, got, err, v)
+		}
+	}
 }
 
 // checkNoDDL: every kind of DDL is refused (code 392, DDL prohibited), and
