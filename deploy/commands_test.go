@@ -349,6 +349,24 @@ func TestDockerfile(t *testing.T) {
 			patterns = append(patterns, l)
 		}
 	}
+	rootIgnore, err := os.ReadFile(filepath.Join(repoRoot(t), ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootPatterns []string
+	for _, l := range strings.Split(string(rootIgnore), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			rootPatterns = append(rootPatterns, l)
+		}
+	}
+	if !slices.Equal(rootPatterns, patterns) {
+		t.Errorf(".dockerignore %v differs from docker/Dockerfile.dockerignore %v (builders without BuildKit read the former)", rootPatterns, patterns)
+	}
+	for _, secret := range []string{".env", "deploy"} {
+		if !slices.Contains(patterns, secret) {
+			t.Errorf("the build context keeps %s (passwords, web config)", secret)
+		}
+	}
 	ignored := func(rel string) string {
 		parts := strings.Split(filepath.ToSlash(rel), "/")
 		for _, pat := range patterns {
