@@ -26,7 +26,7 @@ const (
 
 // ClickHousePluginVersion is the grafana-clickhouse-datasource release the
 // dashboards are written for: the compose stack installs exactly this one
-// (deploy/docker-compose.yml, GF_INSTALL_PLUGINS), and every query carries
+// (docker-compose.yml at the repository root, GF_INSTALL_PLUGINS), and every query carries
 // it as pluginVersion. The plugin treats a query without a pluginVersion of
 // 4.0.0 or later as a v3 query and rewrites it on load (its
 // src/data/migration.ts), guessing queryType from format.

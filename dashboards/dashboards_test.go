@@ -426,7 +426,7 @@ func TestComposePinsClickHousePlugin(t *testing.T) {
 			Environment map[string]string `yaml:"environment"`
 		} `yaml:"services"`
 	}
-	readYAML(t, "../deploy/docker-compose.yml", &compose)
+	readYAML(t, "../docker-compose.yml", &compose)
 	want := clickhousePluginID + " " + ClickHousePluginVersion
 	found := false
 	for _, p := range strings.Split(compose.Services["grafana"].Environment["GF_INSTALL_PLUGINS"], ",") {

@@ -444,6 +444,7 @@ func TestCloudFormationEventBridgeOnMoto(t *testing.T) {
 	})
 	d.checkResources(t, "IngestQueue", "IngestDeadLetterQueue", "ExporterQueue", "ExporterDeadLetterQueue",
 		"SubmitterQueue", "SubmitterDeadLetterQueue", "BatchEventsRule", "IngestPolicy", "ExporterPolicy", "SubmitterPolicy", "UsageReporterPolicy")
+	checkDLQAlarmsDeployed(t, d, prefix, "ingest", "exporter", "submitter")
 	d.checkOutputs(t, "IngestQueueUrl", "IngestQueueArn", "IngestDeadLetterQueueUrl", "ExporterQueueUrl", "ExporterQueueArn",
 		"ExporterDeadLetterQueueUrl", "SubmitterQueueUrl", "SubmitterDeadLetterQueueUrl", "EventRuleArn",
 		"IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn", "UsageReporterPolicyArn")

@@ -185,33 +185,8 @@ func TestComposeCommandLines(t *testing.T) {
 					t.Errorf("batchwatch %s: %s", s.Command[0], e)
 				}
 
-				host, port := listenPort(t, s, flags)
-				if host != "" && host != "0.0.0.0" {
-					t.Errorf("listens on %s:%d: unreachable from the other containers", host, port)
-				}
-				test := s.HealthCheck.Test
-				if len(test) < 2 || test[0] != "CMD" || test[1] != "/bin/busybox" {
-					t.Errorf("healthcheck %v: the image has /bin/busybox and no shell", test)
-				} else {
-					u, err := url.Parse(test[len(test)-1])
-					if err != nil || u.Path != "/-/ready" {
-						t.Errorf("healthcheck %v: want GET /-/ready", test)
-					} else if h, pt := hostPort(t, u.Host); h != "127.0.0.1" || pt != port {
-						t.Errorf("healthcheck asks %s, the service listens on port %d", u.Host, port)
-					}
-				}
-				if !slices.ContainsFunc(s.Ports, func(pc types.ServicePortConfig) bool { return int(pc.Target) == port }) {
-					t.Errorf("port %d is not published", port)
-				}
-				if exposed == nil || !slices.Contains(strings.Fields(exposed[1]), strconv.Itoa(port)) {
-					t.Errorf("port %d is not in the Dockerfile's EXPOSE", port)
-				}
-				job := "batchwatch-" + s.Command[0]
-				if s.Command[0] == "submit" {
-					job = "batchwatch-submitter"
-				}
-				if want := s.Name + ":" + strconv.Itoa(port); !slices.Contains(prom.targets(job), want) {
-					t.Errorf("prometheus job %s scrapes %v, not %s", job, prom.targets(job), want)
+				if !noHealthcheck[s.Name] {
+					checkServedPort(t, s, flags, prom, exposed)
 				}
 
 				if _, ok := flags["clickhouse.addr"]; ok {
@@ -222,14 +197,7 @@ func TestComposeCommandLines(t *testing.T) {
 					if h, pt := hostPort(t, addr); h != "clickhouse" || !slices.Contains(thirdPartyPorts["clickhouse"], pt) || pt != 9000 {
 						t.Errorf("--clickhouse.addr=%s, want clickhouse:9000 (native protocol)", addr)
 					}
-					if !slices.Contains(s.GetDependencies(), "clickhouse") {
-						t.Error("does not wait for clickhouse")
-					}
-					pw := flags["clickhouse.password"].envVar
-					if pw == "" || env(s, pw) == "" || env(s, pw) != env(p.Services["clickhouse"], "CLICKHOUSE_PASSWORD") {
-						t.Errorf("ClickHouse password: the flag reads $%s, the service sets %q, clickhouse has %q",
-							pw, env(s, pw), env(p.Services["clickhouse"], "CLICKHOUSE_PASSWORD"))
-					}
+					checkClickHouseUser(t, p, s, flags)
 					db, ok := flagValue(s.Command, "clickhouse.database")
 					if !ok {
 						db = flags["clickhouse.database"].def
@@ -242,6 +210,88 @@ func TestComposeCommandLines(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// checkServedPort: the service's port is what the healthcheck asks (through
+// `batchwatch healthcheck` with the service's web config), what is
+// published, exposed and scraped.
+func checkServedPort(t *testing.T, s types.ServiceConfig, flags map[string]helpFlag, prom promConfig, exposed []string) {
+	t.Helper()
+	host, port := listenPort(t, s, flags)
+	if host != "" && host != "0.0.0.0" {
+		t.Errorf("listens on %s:%d: unreachable from the other containers", host, port)
+	}
+	test := s.HealthCheck.Test
+	if len(test) < 4 || test[0] != "CMD" || test[1] != "/usr/local/bin/batchwatch" || test[2] != "healthcheck" {
+		t.Errorf("healthcheck %v: want [CMD /usr/local/bin/batchwatch healthcheck ... URL] (no shell or wget in the image)", test)
+	} else {
+		u, err := url.Parse(test[len(test)-1])
+		if err != nil || u.Path != "/-/ready" {
+			t.Errorf("healthcheck %v: want GET /-/ready", test)
+		} else if h, pt := hostPort(t, u.Host); h != "127.0.0.1" || pt != port {
+			t.Errorf("healthcheck asks %s, the service listens on port %d", u.Host, port)
+		}
+		webCfg, _ := flagValue(s.Command, "web.config.file")
+		if hc, _ := flagValue(test[3:], "web.config.file"); hc != webCfg {
+			t.Errorf("healthcheck reads web config %q, the service %q: it breaks once TLS or auth is on", hc, webCfg)
+		}
+	}
+	if !slices.ContainsFunc(s.Ports, func(pc types.ServicePortConfig) bool { return int(pc.Target) == port }) {
+		t.Errorf("port %d is not published", port)
+	}
+	if exposed == nil || !slices.Contains(strings.Fields(exposed[1]), strconv.Itoa(port)) {
+		t.Errorf("port %d is not in the Dockerfile's EXPOSE", port)
+	}
+	job := "batchwatch-" + s.Command[0]
+	if s.Command[0] == "submit" {
+		job = "batchwatch-submitter"
+	}
+	if want := s.Name + ":" + strconv.Itoa(port); !slices.Contains(prom.targets(job), want) {
+		t.Errorf("prometheus job %s scrapes %v, not %s", job, prom.targets(job), want)
+	}
+}
+
+// chUsers is the ClickHouse user of each service and the variable of its
+// password (deploy/clickhouse/users.d/batchwatch.xml).
+var chUsers = map[string][2]string{
+	"migrate":   {"batchwatch_migrate", "CLICKHOUSE_MIGRATE_PASSWORD"},
+	"retention": {"batchwatch_migrate", "CLICKHOUSE_MIGRATE_PASSWORD"},
+	"ingest":    {"batchwatch_ingest", "CLICKHOUSE_INGEST_PASSWORD"},
+	"submitter": {"batchwatch_submitter", "CLICKHOUSE_SUBMITTER_PASSWORD"},
+}
+
+// checkClickHouseUser: each service logs in as its own user with the
+// password the server has for it, waits for the schema, and only migrate
+// and retention may change it.
+func checkClickHouseUser(t *testing.T, p *types.Project, s types.ServiceConfig, flags map[string]helpFlag) {
+	t.Helper()
+	want, ok := chUsers[s.Name]
+	if !ok {
+		t.Fatalf("%s uses ClickHouse; which user?", s.Name)
+	}
+	if user, _ := flagValue(s.Command, "clickhouse.user"); user != want[0] {
+		t.Errorf("--clickhouse.user=%q, want %s", user, want[0])
+	}
+	pw := flags["clickhouse.password"].envVar
+	server := env(p.Services["clickhouse"], want[1])
+	if pw == "" || env(s, pw) == "" || env(s, pw) != server {
+		t.Errorf("ClickHouse password: the flag reads $%s, the service sets %q, clickhouse has %s=%q", pw, env(s, pw), want[1], server)
+	}
+	if want[0] == "batchwatch_migrate" {
+		if !slices.Contains(s.GetDependencies(), "clickhouse") && !slices.Contains(s.GetDependencies(), "migrate") {
+			t.Error("does not wait for clickhouse")
+		}
+		return
+	}
+	if dep, ok := s.DependsOn["migrate"]; !ok || dep.Condition != "service_completed_successfully" {
+		t.Errorf("depends on %v: want migrate completed (it runs with --no-migrate)", s.DependsOn)
+	}
+	if _, ok := flags["no-migrate"]; ok && !slices.Contains(s.Command, "--no-migrate") {
+		t.Error("no --no-migrate: its user has no DDL rights")
+	}
+	if ri, ok := flagValue(s.Command, "retention.interval"); s.Command[0] == "ingest" && (!ok || ri != "0s") {
+		t.Errorf("--retention.interval=%q: retention runs in the retention service, with the migration user's rights", ri)
 	}
 }
 
@@ -262,8 +312,12 @@ func TestDockerfile(t *testing.T) {
 	if goVersion == nil || arg == nil || arg[1] != goVersion[1] {
 		t.Errorf("Dockerfile GO_VERSION %v, go.mod says go %v", arg, goVersion)
 	}
-	if !regexp.MustCompile(`(?m)^FROM golang:\$\{GO_VERSION\}`).MatchString(df) {
-		t.Error("the builder stage does not use golang:${GO_VERSION}")
+	if !regexp.MustCompile(`(?m)^ARG BUILD_IMAGE=golang:\$\{GO_VERSION\}`).MatchString(df) ||
+		!regexp.MustCompile(`(?m)^FROM \$\{BUILD_IMAGE\} AS build$`).MatchString(df) {
+		t.Error("the builder stage does not default to golang:${GO_VERSION} through ARG BUILD_IMAGE")
+	}
+	if !regexp.MustCompile(`(?m)^ARG BASE_IMAGE=gcr.io/distroless/static`).MatchString(df) || !regexp.MustCompile(`(?m)^FROM \$\{BASE_IMAGE\}$`).MatchString(df) {
+		t.Error("the runtime stage does not default to distroless/static through ARG BASE_IMAGE")
 	}
 	build := regexp.MustCompile(`CGO_ENABLED=0 go build .*-o (\S+) \./cmd/batchwatch`).FindStringSubmatch(df)
 	if build == nil {
@@ -280,9 +334,6 @@ func TestDockerfile(t *testing.T) {
 	if !slices.Equal(entrypoint, []string{copyBin[1]}) {
 		t.Errorf("ENTRYPOINT %v, want [%s]: compose gives only the arguments", entrypoint, copyBin[1])
 	}
-	if !strings.Contains(df, "COPY --from=busybox /bin/busybox /bin/busybox") {
-		t.Error("the healthchecks run /bin/busybox wget; the image does not have it")
-	}
 	if !regexp.MustCompile(`(?m)^USER 65532`).MatchString(df) {
 		t.Error("the image does not run as the nonroot user")
 	}
@@ -296,6 +347,24 @@ func TestDockerfile(t *testing.T) {
 	for _, l := range strings.Split(string(ignore), "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			patterns = append(patterns, l)
+		}
+	}
+	rootIgnore, err := os.ReadFile(filepath.Join(repoRoot(t), ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootPatterns []string
+	for _, l := range strings.Split(string(rootIgnore), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			rootPatterns = append(rootPatterns, l)
+		}
+	}
+	if !slices.Equal(rootPatterns, patterns) {
+		t.Errorf(".dockerignore %v differs from docker/Dockerfile.dockerignore %v (builders without BuildKit read the former)", rootPatterns, patterns)
+	}
+	for _, secret := range []string{".env", "deploy"} {
+		if !slices.Contains(patterns, secret) {
+			t.Errorf("the build context keeps %s (passwords, web config)", secret)
 		}
 	}
 	ignored := func(rel string) string {

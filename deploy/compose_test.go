@@ -20,7 +20,11 @@ import (
 // Without queue URLs the stack must refuse to start rather than run ingest
 // and the exporter against nothing.
 func TestComposeRequiresQueueURLs(t *testing.T) {
-	_, err := loadCompose(t, "")
+	envFile := filepath.Join(t.TempDir(), "passwords.env")
+	if err := os.WriteFile(envFile, []byte(awsPasswords), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := loadComposeFile(t, envFile)
 	if err == nil {
 		t.Fatal("docker-compose.yml loaded without BATCHWATCH_INGEST_QUEUE_URL and BATCHWATCH_EXPORTER_QUEUE_URL")
 	}
@@ -29,9 +33,81 @@ func TestComposeRequiresQueueURLs(t *testing.T) {
 	}
 }
 
+// No default passwords: aws.env.example as shipped (passwords empty) is
+// refused naming a password, and every password in the file is ${VAR:?}.
+func TestComposeRequiresPasswords(t *testing.T) {
+	_, err := loadComposeFile(t, filepath.Join(deployDir(t), awsEnvFile))
+	if err == nil || !strings.Contains(err.Error(), "PASSWORD") {
+		t.Fatalf("aws.env.example without passwords: %v, want a missing password", err)
+	}
+	data, err := os.ReadFile(composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := regexp.MustCompile(`\$\{([A-Z_]*PASSWORD)(:?[-?])?`).FindAllStringSubmatch(string(data), -1)
+	if len(refs) < 5 {
+		t.Fatalf("found only %d password references", len(refs))
+	}
+	for _, m := range refs {
+		// The healthchecks' client password is only needed with a web
+		// config; it guards nothing by itself.
+		if m[1] == "BATCHWATCH_HEALTHCHECK_PASSWORD" {
+			continue
+		}
+		if m[2] != ":?" {
+			t.Errorf("${%s%s...}: passwords are required (${%s:?...}), never defaulted", m[1], m[2], m[1])
+		}
+	}
+	demo := mustLoadCompose(t, demoEnvFile)
+	for _, k := range []string{"CLICKHOUSE_MIGRATE_PASSWORD", "CLICKHOUSE_INGEST_PASSWORD", "CLICKHOUSE_SUBMITTER_PASSWORD", "CLICKHOUSE_GRAFANA_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} {
+		if v := demo.Environment[k]; v == "" || v == "admin" || v == "batchwatch" {
+			t.Errorf("demo.env: %s=%q, want a password of the demo's own", k, v)
+		}
+	}
+}
+
+// Each component runs with its own AWS identity: its own keys, its own role.
+func TestComposeOneIdentityPerComponent(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "ids.env")
+	var ids strings.Builder
+	ids.WriteString(awsPasswords + "BATCHWATCH_INGEST_QUEUE_URL=https://q/i\nBATCHWATCH_EXPORTER_QUEUE_URL=https://q/e\n")
+	for _, c := range []string{"INGEST", "EXPORTER", "SUBMITTER"} {
+		ids.WriteString(c + "_AWS_ACCESS_KEY_ID=key-" + c + "\n" + c + "_AWS_SECRET_ACCESS_KEY=secret-" + c + "\n")
+		ids.WriteString("BATCHWATCH_" + c + "_ROLE_ARN=arn:aws:iam::1:role/" + c + "\n")
+	}
+	if err := os.WriteFile(envFile, []byte(ids.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := loadComposeFile(t, envFile, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aws := map[string]string{"ingest": "INGEST", "exporter": "EXPORTER", "submitter": "SUBMITTER"}
+	for name, c := range aws {
+		s := p.Services[name]
+		if got := env(s, "AWS_ACCESS_KEY_ID"); got != "key-"+c {
+			t.Errorf("%s: AWS_ACCESS_KEY_ID=%q, want its own (%s_AWS_ACCESS_KEY_ID)", name, got, c)
+		}
+		if got := env(s, "AWS_SECRET_ACCESS_KEY"); got != "secret-"+c {
+			t.Errorf("%s: AWS_SECRET_ACCESS_KEY=%q, want its own", name, got)
+		}
+		if role, _ := flagValue(s.Command, "aws.role-arn"); role != "arn:aws:iam::1:role/"+c {
+			t.Errorf("%s: --aws.role-arn=%q, want BATCHWATCH_%s_ROLE_ARN", name, role, c)
+		}
+	}
+	for _, name := range p.ServiceNames() {
+		if _, ok := aws[name]; ok {
+			continue
+		}
+		if v := env(p.Services[name], "AWS_ACCESS_KEY_ID"); v != "" {
+			t.Errorf("%s has AWS credentials (%s); it calls no AWS API", name, v)
+		}
+	}
+}
+
 // The no-top-level-name rule: docker-compose 1.29 rejects `name:`.
 func TestComposeHasNoTopLevelName(t *testing.T) {
-	data, err := os.ReadFile("docker-compose.yml")
+	data, err := os.ReadFile(composeFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +132,7 @@ func TestComposeAgainstAWS(t *testing.T) {
 	p := mustLoadCompose(t, awsEnvFile)
 	got := p.ServiceNames()
 	slices.Sort(got)
-	want := []string{"alertmanager", "clickhouse", "exporter", "grafana", "ingest", "prometheus"}
+	want := []string{"alertmanager", "clickhouse", "exporter", "grafana", "ingest", "migrate", "prometheus", "retention"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("services %v, want %v (sim and submitter only with their profiles)", got, want)
 	}
@@ -185,12 +261,21 @@ func TestComposeServices(t *testing.T) {
 			used := map[string]bool{}
 			for _, name := range p.ServiceNames() {
 				s := p.Services[name]
-				if s.Restart != "unless-stopped" {
-					t.Errorf("%s: restart %q, want unless-stopped", name, s.Restart)
+				wantRestart := "unless-stopped"
+				if name == "migrate" {
+					wantRestart = "on-failure" // one shot
 				}
-				if s.HealthCheck == nil || len(s.HealthCheck.Test) < 2 {
+				if s.Restart != wantRestart {
+					t.Errorf("%s: restart %q, want %s", name, s.Restart, wantRestart)
+				}
+				if noHealthcheck[name] {
+					if s.HealthCheck == nil || !s.HealthCheck.Disable {
+						t.Errorf("%s serves no HTTP: its healthcheck should be disabled, not inherited", name)
+					}
+				} else if s.HealthCheck == nil || len(s.HealthCheck.Test) < 2 {
 					t.Errorf("%s: no healthcheck", name)
 				}
+				checkHardening(t, s)
 				for _, port := range s.Ports {
 					if port.HostIP != "127.0.0.1" {
 						t.Errorf("%s: port %d published on %q, want 127.0.0.1 only", name, port.Target, port.HostIP)
@@ -244,10 +329,44 @@ func TestComposeServices(t *testing.T) {
 					t.Errorf("%s: overrides the image's entrypoint", s.Name)
 				}
 			}
-			if n := len(batchwatchServices(p)); n != 4 {
-				t.Errorf("%d services run %s, want 4 (ingest, exporter, submitter, sim)", n, batchwatchImage)
+			if n := len(batchwatchServices(p)); n != 6 {
+				t.Errorf("%d services run %s, want 6 (migrate, retention, ingest, exporter, submitter, sim)", n, batchwatchImage)
 			}
 		})
+	}
+}
+
+// noHealthcheck are the services without an HTTP endpoint: the one-shot
+// migrate and the retention loop.
+var noHealthcheck = map[string]bool{"migrate": true, "retention": true}
+
+// writableRoot are the images that write outside their volumes: ClickHouse
+// (preprocessed configs, logs under /var/log) and Grafana (plugins install).
+var writableRoot = map[string]bool{"clickhouse": true, "grafana": true}
+
+// checkHardening: memory limit, rotated logs, no privilege gain, a read-only
+// root file system where the image allows, a pinned image, no lifecycle API.
+func checkHardening(t *testing.T, s types.ServiceConfig) {
+	t.Helper()
+	if s.MemLimit <= 0 {
+		t.Errorf("%s: no mem_limit", s.Name)
+	}
+	if s.Logging == nil || s.Logging.Driver != "json-file" || s.Logging.Options["max-size"] == "" || s.Logging.Options["max-file"] == "" {
+		t.Errorf("%s: logging %+v, want json-file with max-size and max-file", s.Name, s.Logging)
+	}
+	if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+		t.Errorf("%s: security_opt %v, want no-new-privileges:true", s.Name, s.SecurityOpt)
+	}
+	if s.ReadOnly == writableRoot[s.Name] {
+		t.Errorf("%s: read_only %v, want %v", s.Name, s.ReadOnly, !writableRoot[s.Name])
+	}
+	if s.Image != batchwatchImage && !regexp.MustCompile(`:v?\d+\.\d+\.\d+`).MatchString(s.Image) {
+		t.Errorf("%s: image %s is not pinned to a full version", s.Name, s.Image)
+	}
+	for _, a := range s.Command {
+		if strings.Contains(a, "enable-lifecycle") {
+			t.Errorf("%s: %s lets anyone reaching the port stop or reload it", s.Name, a)
+		}
 	}
 }
 
@@ -326,11 +445,6 @@ func TestComposeGrafanaProvisioning(t *testing.T) {
 			if d.JSONData["protocol"] == "native" && port != 9000 {
 				t.Errorf("datasource %s: native protocol on port %d", d.Name, port)
 			}
-			if pw, _ := d.Secure["password"].(string); pw == "${CLICKHOUSE_PASSWORD}" {
-				if env(g, "CLICKHOUSE_PASSWORD") == "" {
-					t.Errorf("datasource %s reads $CLICKHOUSE_PASSWORD, grafana has none", d.Name)
-				}
-			}
 		default:
 			t.Errorf("datasource %s: unexpected type %s", d.Name, d.Type)
 			continue
@@ -346,14 +460,18 @@ func TestComposeGrafanaProvisioning(t *testing.T) {
 		}
 	}
 
-	// One password for ClickHouse, its clients and Grafana's datasource.
-	want := env(p.Services["clickhouse"], "CLICKHOUSE_PASSWORD")
-	if want == "" {
-		t.Fatal("clickhouse: no CLICKHOUSE_PASSWORD: the image then refuses the default user from other containers")
+	// Grafana reads ClickHouse as the read-only batchwatch_grafana user,
+	// with the password the server has for it.
+	want := env(p.Services["clickhouse"], "CLICKHOUSE_GRAFANA_PASSWORD")
+	if want == "" || env(g, "CLICKHOUSE_GRAFANA_PASSWORD") != want {
+		t.Errorf("grafana: CLICKHOUSE_GRAFANA_PASSWORD %q, clickhouse has %q", env(g, "CLICKHOUSE_GRAFANA_PASSWORD"), want)
 	}
-	for _, name := range []string{"grafana", "ingest"} {
-		if got := env(p.Services[name], "CLICKHOUSE_PASSWORD"); got != want {
-			t.Errorf("%s: CLICKHOUSE_PASSWORD %q, clickhouse has %q", name, got, want)
+	for _, d := range ds.Datasources {
+		if d.Type != "grafana-clickhouse-datasource" {
+			continue
+		}
+		if d.JSONData["username"] != "batchwatch_grafana" || d.Secure["password"] != "${CLICKHOUSE_GRAFANA_PASSWORD}" {
+			t.Errorf("datasource %s: user %v, password %v; want batchwatch_grafana and ${CLICKHOUSE_GRAFANA_PASSWORD}", d.Name, d.JSONData["username"], d.Secure["password"])
 		}
 	}
 }
@@ -514,29 +632,59 @@ func TestAmtoolCheckConfig(t *testing.T) {
 	}
 }
 
-// Debian's docker-compose 1.29 validates the file offline with either env
-// file, and refuses it without the queue URLs.
+// Debian's docker-compose 1.29 validates the root file offline with either
+// env file, and refuses it without the queue URLs and passwords.
 func TestDockerComposeConfig(t *testing.T) {
 	dc := requireTool(t, "docker-compose", "scripts/install.sh compose")
-	empty := filepath.Join(t.TempDir(), "empty.env")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	compose := func(envFile string) (string, error) {
 		cmd := exec.Command(dc, "--env-file", envFile, "-f", "docker-compose.yml", "config", "-q")
-		cmd.Dir = deployDir(t)
+		cmd.Dir = repoRoot(t)
 		// Only the env file decides; this process's environment must not.
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	for _, f := range []string{awsEnvFile, demoEnvFile} {
-		if out, err := compose(filepath.Join(deployDir(t), f)); err != nil {
+		if out, err := compose(envPath(t, f)); err != nil {
 			t.Errorf("docker-compose --env-file %s config -q: %v\n%s", f, err, out)
 		}
 	}
-	out, err := compose(empty)
-	if err == nil || !strings.Contains(out, "BATCHWATCH_INGEST_QUEUE_URL") {
-		t.Errorf("docker-compose config without queue URLs: err %v, want a missing BATCHWATCH_INGEST_QUEUE_URL\n%s", err, out)
+	out, err := compose(envPath(t, ""))
+	if err == nil || !regexp.MustCompile(`BATCHWATCH_(INGEST|EXPORTER)_QUEUE_URL|PASSWORD`).MatchString(out) {
+		t.Errorf("docker-compose config without queue URLs and passwords: err %v, want a missing variable named\n%s", err, out)
+	}
+	out, err = compose(filepath.Join(deployDir(t), awsEnvFile))
+	if err == nil || !strings.Contains(out, "PASSWORD") {
+		t.Errorf("docker-compose config with aws.env.example's empty passwords: err %v\n%s", err, out)
+	}
+}
+
+// The documented scrape configuration for TLS and basic auth is valid and
+// keeps the job names the rules select.
+func TestPromtoolCheckWebScrapeConfig(t *testing.T) {
+	promtool := requireTool(t, "promtool", "scripts/install.sh prometheus")
+	dir := t.TempDir()
+	data, err := os.ReadFile("prometheus/web-config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// promtool checks that the CA and password files exist: make them.
+	cfg := strings.ReplaceAll(string(data), "/etc/batchwatch/web/", dir+"/")
+	for _, f := range []string{"ca.crt", "prometheus.password"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(dir, promtool, "check", "config", "--syntax-only", file); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+	for _, job := range []string{"batchwatch-exporter", "batchwatch-ingest"} {
+		if !strings.Contains(cfg, "job_name: "+job+"\n    scheme: https") {
+			t.Errorf("job %s is not scraped over https", job)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,6 +179,9 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 	l := localStack{addr: map[string]string{"clickhouse:9000": ch.Addrs[0]}}
 	ports := map[string]string{}
 	for _, s := range batchwatchServices(p) {
+		if noHealthcheck[s.Name] {
+			continue // migrate and retention serve no HTTP
+		}
 		out, err := run(repoRoot(t), bin, s.Command[0], "--help")
 		if err != nil {
 			t.Fatalf("batchwatch %s --help: %v\n%s", s.Command[0], err, out)
@@ -197,9 +201,11 @@ func TestComposeDemoRunsLocally(t *testing.T) {
 	simURL := "http://" + l.addr["sim:"+ports["sim"]]
 	testenv.WaitFor(t, 30*time.Second, "simulator ready", testenv.HTTPOK(simURL+"/-/ready"), sim)
 
-	// The test's ClickHouse (a database of its own) has a default user
-	// without the password compose gives its server.
+	// The test's ClickHouse (a database of its own) has only a default user
+	// without password, and no migrate service runs here: ingest logs in as
+	// default and migrates (TestClickHouseUsers checks compose's users).
 	args, env = l.command(t, p.Services["ingest"], "web.listen-address", ports["ingest"], "--clickhouse.database="+ch.Database)
+	args = slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "--clickhouse.user=") || a == "--no-migrate" })
 	ingest := testenv.StartProcess(t, "ingest", append(env, "CLICKHOUSE_PASSWORD="), bin, args...)
 	args, env = l.command(t, p.Services["exporter"], "web.listen-address", ports["exporter"])
 	exporter := testenv.StartProcess(t, "exporter", env, bin, args...)

@@ -1,7 +1,8 @@
 // Package deploy holds the deployment of batchwatch, and the tests that prove
 // it without Docker and without an AWS account:
 //
-//   - docker-compose.yml, docker/Dockerfile, demo.env, aws.env.example: the
+//   - ../docker-compose.yml (at the repository root), docker/Dockerfile,
+//     demo.env, aws.env.example, clickhouse/ (users and profiles), web/: the
 //     compose stack (ClickHouse, Prometheus, Alertmanager, Grafana, ingest,
 //     exporter; the simulator in the demo profile, the submission service in
 //     the submitter profile);
@@ -17,5 +18,7 @@
 // targets and the IAM documents with what they refer to. The integration
 // tests (build tag integration) deploy the CloudFormation template to moto and
 // send events through it, and run the demo's command lines against the
-// simulator, ClickHouse and Prometheus. The package has no Go code of its own.
+// simulator, ClickHouse and Prometheus, check the shipped ClickHouse users on
+// a private ClickHouse 18.16, and start the compose stack in Docker from
+// images built out of Debian's packages. The package has no Go code of its own.
 package deploy

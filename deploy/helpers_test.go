@@ -34,25 +34,58 @@ func deployDir(t testing.TB) string {
 
 func repoRoot(t testing.TB) string { return filepath.Dir(deployDir(t)) }
 
-// loadCompose loads docker-compose.yml the way `docker compose --env-file
-// FILE` does: variables and COMPOSE_PROFILES from the env file only (not from
-// this process's environment, which must not change what the test sees).
-// envFile "" uses an empty env file. profiles, when given, replace
+// awsPasswords fill the required passwords aws.env.example leaves empty.
+const awsPasswords = `
+CLICKHOUSE_MIGRATE_PASSWORD=t-migrate
+CLICKHOUSE_INGEST_PASSWORD=t-ingest
+CLICKHOUSE_SUBMITTER_PASSWORD=t-submitter
+CLICKHOUSE_GRAFANA_PASSWORD=t-grafana
+GRAFANA_ADMIN_PASSWORD=t-admin
+`
+
+// envPath returns the env file compose is given: "" an empty file,
+// awsEnvFile the example with its passwords filled in (as a user does),
+// anything else that file of deploy/.
+func envPath(t testing.TB, envFile string) string {
+	t.Helper()
+	switch envFile {
+	case "", awsEnvFile:
+		var data []byte
+		if envFile == awsEnvFile {
+			example, err := os.ReadFile(filepath.Join(deployDir(t), awsEnvFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = append(example, awsPasswords...)
+		}
+		p := filepath.Join(t.TempDir(), "test.env")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return filepath.Join(deployDir(t), envFile)
+}
+
+// composeFile is the stack's compose file, at the repository root.
+func composeFile(t testing.TB) string { return filepath.Join(repoRoot(t), "docker-compose.yml") }
+
+// loadCompose loads the root docker-compose.yml the way `docker compose
+// --env-file FILE` does: variables and COMPOSE_PROFILES from the env file
+// only (not from this process's environment, which must not change what the
+// test sees). envFile as envPath takes it. profiles, when given, replace
 // COMPOSE_PROFILES ("*" enables every profile).
 func loadCompose(t testing.TB, envFile string, profiles ...string) (*types.Project, error) {
 	t.Helper()
-	dir := deployDir(t)
-	if envFile == "" {
-		envFile = filepath.Join(t.TempDir(), "empty.env")
-		if err := os.WriteFile(envFile, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		envFile = filepath.Join(dir, envFile)
-	}
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "docker-compose.yml")},
-		cli.WithWorkingDirectory(dir),
-		cli.WithEnvFiles(envFile),
+	return loadComposeFile(t, envPath(t, envFile), profiles...)
+}
+
+// loadComposeFile loads docker-compose.yml with the env file at path.
+func loadComposeFile(t testing.TB, path string, profiles ...string) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{composeFile(t)},
+		cli.WithWorkingDirectory(repoRoot(t)),
+		cli.WithEnvFiles(path),
 		cli.WithDotEnv,
 		cli.WithDefaultProfiles(profiles...),
 	)

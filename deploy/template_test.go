@@ -71,8 +71,10 @@ func walk(v any, fn func(map[string]any)) {
 
 // Resources moto 5.2's CloudFormation does not implement: it skips them with
 // a warning. The test deployments leave them out (see motoVariant); the
-// template keeps them, AWS needs them.
-var motoUnsupported = []string{"AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"}
+// template keeps them, AWS needs them. The alarms are created by the test
+// through the CloudWatch API instead, from the template's properties
+// (alarms_integration_test.go).
+var motoUnsupported = []string{"AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::CloudWatch::Alarm"}
 
 var noValue = map[string]any{"Ref": "AWS::NoValue"}
 
@@ -315,12 +317,100 @@ func TestTemplateWiring(t *testing.T) {
 		}
 	}
 
+	checkSourceAccount(t, res)
+	checkDLQAlarms(t, tmpl, res)
+	checkTagResource(t, tmpl)
+
 	outputs := section(t, tmpl, "Outputs")
 	for _, o := range []string{"IngestQueueUrl", "ExporterQueueUrl", "IngestPolicyArn", "ExporterPolicyArn", "SubmitterPolicyArn", "UsageReporterPolicyArn", "EventRuleArn"} {
 		if _, ok := outputs[o]; !ok {
 			t.Errorf("no output %s", o)
 		}
 	}
+}
+
+// checkSourceAccount: every condition on aws:SourceArn comes with
+// aws:SourceAccount, the stack's own account.
+func checkSourceAccount(t *testing.T, res map[string]any) {
+	t.Helper()
+	n := 0
+	walk(res, func(m map[string]any) {
+		cond, ok := m["Condition"].(map[string]any)
+		if !ok {
+			return
+		}
+		arnEq, _ := cond["ArnEquals"].(map[string]any)
+		if _, ok := arnEq["aws:SourceArn"]; !ok {
+			return
+		}
+		n++
+		strEq, _ := cond["StringEquals"].(map[string]any)
+		acct, _ := json.Marshal(strEq["aws:SourceAccount"])
+		if string(acct) != `{"Ref":"AWS::AccountId"}` {
+			t.Errorf("statement %v: aws:SourceArn without aws:SourceAccount = the stack's account (%s)", m["Sid"], acct)
+		}
+	})
+	if n < 7 {
+		t.Errorf("%d conditions on aws:SourceArn, want the 3 queue, 3 dead-letter queue and topic policies", n)
+	}
+}
+
+// checkDLQAlarms: every dead-letter queue has an alarm on its visible
+// messages, created with it.
+func checkDLQAlarms(t *testing.T, tmpl map[string]any, res map[string]any) {
+	t.Helper()
+	alarmed := map[string]bool{}
+	for name, r := range res {
+		r := r.(map[string]any)
+		if r["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		p := props(r)
+		dims, _ := p["Dimensions"].([]any)
+		if p["Namespace"] != "AWS/SQS" || p["MetricName"] != "ApproximateNumberOfMessagesVisible" || len(dims) != 1 ||
+			p["ComparisonOperator"] != "GreaterThanThreshold" || p["Threshold"] != 0 {
+			t.Errorf("%s: %v, want ApproximateNumberOfMessagesVisible of one queue > 0", name, p)
+			continue
+		}
+		v, _ := json.Marshal(dims[0].(map[string]any)["Value"])
+		var ref struct {
+			GetAtt []string `json:"Fn::GetAtt"`
+		}
+		if json.Unmarshal(v, &ref) != nil || len(ref.GetAtt) != 2 || ref.GetAtt[1] != "QueueName" {
+			t.Errorf("%s: dimension %s, want a queue's QueueName", name, v)
+			continue
+		}
+		alarmed[ref.GetAtt[0]] = true
+		if q := resource(t, tmpl, ref.GetAtt[0]); q["Condition"] != r["Condition"] {
+			t.Errorf("%s: condition %v, its queue's %v", name, r["Condition"], q["Condition"])
+		}
+	}
+	for name, r := range res {
+		if r.(map[string]any)["Type"] == "AWS::SQS::Queue" && strings.HasSuffix(name, "DeadLetterQueue") && !alarmed[name] {
+			t.Errorf("dead-letter queue %s has no alarm", name)
+		}
+	}
+}
+
+// checkTagResource: the submitter may tag only on SubmitJob, only jobs with
+// a run_id, only with batchwatch's keys and the configured ones.
+func checkTagResource(t *testing.T, tmpl map[string]any) {
+	t.Helper()
+	doc := props(resource(t, tmpl, "SubmitterPolicy"))["PolicyDocument"].(map[string]any)
+	for _, s := range statementsOf(t, doc) {
+		if !slices.Contains(actions(s["Action"]), "batch:TagResource") {
+			continue
+		}
+		cond, _ := json.Marshal(s["Condition"])
+		for _, want := range []string{`"batch:CreateAction":"SubmitJob"`, `"aws:RequestTag/run_id":"false"`,
+			`"ForAllValues:StringEquals":{"aws:TagKeys":{"Fn::Split":[",",{"Fn::Sub":"product,tier,run_id,${SubmitterTagKeys}"}]}}`} {
+			if !strings.Contains(string(cond), want) {
+				t.Errorf("TagResource condition %s lacks %s", cond, want)
+			}
+		}
+		return
+	}
+	t.Error("the submitter policy has no batch:TagResource statement")
 }
 
 // statementsOf returns a policy document's statements, the optional ones
@@ -390,10 +480,10 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 	// Least privilege: the actions each component needs, no wildcards.
 	need := map[string][]string{
 		"ingest": {"batch:DescribeJobQueues", "batch:DescribeJobs", "batch:ListJobs",
-			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 		"exporter": {"batch:DescribeComputeEnvironments", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
 			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
-		"submitter": {"batch:DescribeJobs", "batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
+		"submitter": {"batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
 			"s3:PutObject", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 		"usage-reporter": {"events:PutEvents"},
 	}

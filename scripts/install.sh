@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Install what batchwatch's demo and tests need on a fresh Debian machine:
 # Go (from the Go module proxy's toolchain zips when missing or too old) and
-# the Debian packages of ClickHouse, Prometheus, Alertmanager and
-# docker-compose (for offline validation of the compose file).
+# the Debian packages of ClickHouse, Prometheus, Alertmanager,
+# docker-compose (for offline validation of the compose file) and debootstrap
+# (the Debian base image of the Docker stack test).
 #
-#   scripts/install.sh [go|clickhouse|prometheus|compose|all]...
+#   scripts/install.sh [go|clickhouse|prometheus|compose|docker|all]...
+#   scripts/install.sh proxy    # print the module proxy Go would come from
+#
+# Go comes from the module proxy the machine is configured with: the first
+# URL of $GOPROXY, else of `go env GOPROXY` (an older Go), else
+# https://proxy.golang.org.
 set -euo pipefail
 
 GO_VERSION=${GO_VERSION:-1.26.8}
@@ -22,6 +28,24 @@ apt_install() {
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# module_proxy prints the first http(s) entry of GOPROXY's list (entries are
+# separated by , or |; "direct" and "off" are no proxy).
+module_proxy() {
+  local list=${GOPROXY:-}
+  if [ -z "$list" ] && command -v go >/dev/null; then list=$(go env GOPROXY 2>/dev/null || true); fi
+  [ -n "$list" ] || list=https://proxy.golang.org
+  local entry
+  for entry in $(printf '%s' "$list" | tr ',|' '  '); do
+    case "$entry" in
+      http://*|https://*) printf '%s\n' "${entry%/}"; return 0 ;;
+    esac
+  done
+  log "GOPROXY=$list names no proxy URL (only direct/off): set GOPROXY to the module proxy to fetch Go from"
+  return 1
+}
+
+install_proxy() { module_proxy; }
+
 install_go() {
   local have=""
   if command -v go >/dev/null; then have=$(go env GOVERSION 2>/dev/null | sed 's/^go//'); fi
@@ -30,7 +54,8 @@ install_go() {
   fi
   apt_install curl unzip ca-certificates
   local arch; arch=$(dpkg --print-architecture)
-  local url="${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-${arch}.zip"
+  local proxy; proxy=$(module_proxy)
+  local url="$proxy/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-${arch}.zip"
   log "installing Go $GO_VERSION from $url"
   local tmp; tmp=$(mktemp -d)
   curl -fsSL -o "$tmp/go.zip" "$url"
@@ -45,7 +70,10 @@ install_go() {
 install_clickhouse() { apt_install curl clickhouse-server clickhouse-client; }
 install_prometheus() { apt_install curl prometheus prometheus-alertmanager; }
 install_compose() { apt_install docker-compose; }
+# The Docker stack test (deploy/docker_integration_test.go): a Debian base
+# image from debootstrap; the engine itself is the machine's.
+install_docker() { apt_install debootstrap docker-compose; }
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] || [ "${names[0]}" = all ] && names=(go clickhouse prometheus compose)
+[ ${#names[@]} -eq 0 ] || [ "${names[0]}" = all ] && names=(go clickhouse prometheus compose docker)
 for n in "${names[@]}"; do "install_$n"; done

@@ -57,6 +57,12 @@ start_clickhouse() {
       -e "s#<!-- <listen_host>0.0.0.0</listen_host> -->#<listen_host>127.0.0.1</listen_host>#" \
       /etc/clickhouse-server/config.xml > "$dir/config.xml"
   cp /etc/clickhouse-server/users.xml "$dir/users.xml"
+  # CLICKHOUSE_USERS_D: a folder of users.d files to add (deploy/clickhouse/users.d).
+  rm -rf "$dir/users.d"
+  if [ -n "${CLICKHOUSE_USERS_D:-}" ]; then mkdir -p "$dir/users.d" && cp "$CLICKHOUSE_USERS_D"/*.xml "$dir/users.d/"; fi
+  # CLICKHOUSE_CONFIG_D: a folder of config.d files to add (e.g. TLS).
+  rm -rf "$dir/config.d"
+  if [ -n "${CLICKHOUSE_CONFIG_D:-}" ]; then mkdir -p "$dir/config.d" && cp "$CLICKHOUSE_CONFIG_D"/*.xml "$dir/config.d/"; fi
   setsid clickhouse-server --config-file="$dir/config.xml" >"$run/clickhouse.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile clickhouse)"
   wait_http clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" 60

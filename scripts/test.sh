@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what is missing on a
-# fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose),
+# fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose,
+# debootstrap for the Docker stack test; the Docker engine is the machine's),
 # starts the real servers the tests use on 127.0.0.1, runs vet and every test —
 # unit and integration — and stops the servers it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scripts/install.sh go clickhouse prometheus compose
+scripts/install.sh go clickhouse prometheus compose docker
 export PATH="/usr/local/go/bin:$PATH"
 
 # Only stop what this run started (a developer may have servers running).

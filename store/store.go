@@ -9,7 +9,10 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"regexp"
 	"time"
 
@@ -30,6 +33,11 @@ type Config struct {
 	ReadTimeout time.Duration
 	Compression string
 	MaxConns    int
+	// Secure speaks TLS to ClickHouse's secure native port (9440);
+	// CAFile, when set, is the CA bundle that signed the server's
+	// certificate (default: the system's roots).
+	Secure bool
+	CAFile string
 }
 
 // AddFlags registers the --clickhouse.* flags.
@@ -43,6 +51,8 @@ func AddFlags(fg web.FlagGroup) *Config {
 	fg.Flag("clickhouse.read-timeout", "Timeout for one ClickHouse request (insert or query).").Default("60s").DurationVar(&c.ReadTimeout)
 	fg.Flag("clickhouse.compression", "Compression of the native protocol: none or lz4 (lz4 saves network, costs CPU).").Default("none").EnumVar(&c.Compression, "none", "lz4")
 	fg.Flag("clickhouse.max-conns", "Maximum open connections.").Default("8").IntVar(&c.MaxConns)
+	fg.Flag("clickhouse.secure", "TLS to ClickHouse (its tcp_port_secure, usually 9440).").BoolVar(&c.Secure)
+	fg.Flag("clickhouse.ca-file", "CA certificates (PEM) to verify ClickHouse's TLS certificate (default: the system's); implies --clickhouse.secure.").PlaceHolder("FILE").StringVar(&c.CAFile)
 	return c
 }
 
@@ -63,7 +73,11 @@ func Open(c *Config, log *logrus.Entry) (*Store, error) {
 	}
 	opts := &clickhouse.Options{
 		Addr: c.Addrs,
-		Auth: clickhouse.Auth{Database: "default", Username: c.Username, Password: c.Password},
+		// Every query names its database; the session's is "system", which
+		// every user may use on 18.16 (users limited to batchwatch by
+		// allow_databases are refused "default"), and which exists before
+		// migrate creates batchwatch.
+		Auth: clickhouse.Auth{Database: "system", Username: c.Username, Password: c.Password},
 		// Sent with every query; current servers accept it as obsolete.
 		Settings:     clickhouse.Settings{"allow_experimental_low_cardinality_type": 1},
 		DialTimeout:  c.DialTimeout,
@@ -71,6 +85,11 @@ func Open(c *Config, log *logrus.Entry) (*Store, error) {
 		MaxOpenConns: c.MaxConns,
 		MaxIdleConns: c.MaxConns,
 	}
+	tlsCfg, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts.TLS = tlsCfg
 	if c.Compression == "lz4" {
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
 	}
@@ -79,6 +98,26 @@ func Open(c *Config, log *logrus.Entry) (*Store, error) {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
 	return &Store{conn: conn, db: c.Database, log: log}, nil
+}
+
+// tlsConfig is nil without --clickhouse.secure or --clickhouse.ca-file.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	if !c.Secure && c.CAFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse CA file %s: no PEM certificate", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // Conn exposes the connection for queries (docs tests, submitter journal).

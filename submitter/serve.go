@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,24 +26,37 @@ type ServeConfig struct {
 	// events queue); nil refuses them.
 	Watch *WatchOptions
 	Log   *logrus.Entry
-	// MaxBody bounds a request (default 64 MiB).
+	// Allow bounds the plans accepted; checked before anything is
+	// submitted.
+	Allow AllowList
+	// MaxBody bounds a request (default 8 MiB).
 	MaxBody int64
+	// MaxActive caps the runs in progress; beyond it POST answers 429
+	// (default 4).
+	MaxActive int
+	// MaxRuns caps the runs remembered in memory: the oldest finished
+	// ones are forgotten first (their journal stays); when all are in
+	// progress POST answers 429 (default 1000).
+	MaxRuns int
 }
 
 // Server is the HTTP submission service: POST a plan and items to start a
 // run, GET its progress. Authentication and TLS come from the web package
-// (--web.config.file), like every batchwatch endpoint.
+// (--web.config.file), like every batchwatch endpoint; the basic-auth user
+// is the caller, who sees only its own runs.
 type Server struct {
 	cfg ServeConfig
 	ctx context.Context
 	wg  sync.WaitGroup
 
-	mu   sync.Mutex
-	runs map[string]*serveRun
+	mu    sync.Mutex
+	runs  map[string]*serveRun
+	order []string // run ids, oldest first
 }
 
 type serveRun struct {
 	runner   *Runner
+	owner    string
 	skipped  []LineError
 	active   bool
 	watching bool
@@ -94,7 +108,13 @@ func lineErrs(list []LineError) []lineErrJSON {
 // NewServer returns the service; runs live until ctx ends.
 func NewServer(ctx context.Context, cfg ServeConfig) *Server {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 64 << 20
+		cfg.MaxBody = 8 << 20
+	}
+	if cfg.MaxActive <= 0 {
+		cfg.MaxActive = 4
+	}
+	if cfg.MaxRuns <= 0 {
+		cfg.MaxRuns = 1000
 	}
 	if cfg.Log == nil {
 		cfg.Log = cfg.Base.Log
@@ -111,7 +131,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/runs", s.postRun)
 	mux.HandleFunc("GET /api/v1/runs", s.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", s.getRun)
-	return mux
+	return s.logRequests(mux)
 }
 
 // Wait blocks until every run goroutine has returned.
@@ -128,39 +148,95 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 type errorBody struct {
 	Error   string        `json:"error"`
 	Invalid []lineErrJSON `json:"invalid_lines,omitempty"`
+	// Disallowed lists what the plan asks outside the allow-list.
+	Disallowed []string `json:"disallowed,omitempty"`
+}
+
+// Caller is the basic-auth user of a request (exporter-toolkit has already
+// checked the password), or "" when the service runs without auth.
+func Caller(req *http.Request) string {
+	user, _, _ := req.BasicAuth()
+	return user
+}
+
+// ownsRunID tells whether a run id belongs to the caller: with auth, every
+// caller's run ids start with its name and a hyphen, so callers cannot read
+// or re-run each other's runs, from memory or from the journal.
+func ownsRunID(caller, id string) bool {
+	return caller == "" || strings.HasPrefix(id, caller+"-")
 }
 
 func (s *Server) postRun(w http.ResponseWriter, req *http.Request) {
+	caller := Caller(req)
+	rr, ok := s.decodeRunRequest(w, req, caller)
+	if !ok {
+		return
+	}
+	prep, ok := s.prepareRun(w, rr)
+	if !ok {
+		return
+	}
+	if rr.DryRun {
+		d := PlanDryRun(prep.Plan, prep.Assignments, rr.Mode, s.cfg.Base.ArraySize)
+		d.Invalid = len(prep.Skipped)
+		writeJSON(w, http.StatusOK, d)
+		return
+	}
+	run, code, err := s.startRun(rr, prep, caller)
+	if err != nil {
+		writeJSON(w, code, errorBody{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Location", "/api/v1/runs/"+rr.RunID)
+	writeJSON(w, http.StatusAccepted, s.status(run))
+}
+
+// decodeRunRequest reads a bounded body and checks everything but the plan
+// and items; it answers the error itself.
+func (s *Server) decodeRunRequest(w http.ResponseWriter, req *http.Request, caller string) (*RunRequest, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, s.cfg.MaxBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "read request: " + err.Error()})
-		return
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("read request (at most %d bytes): %v", s.cfg.MaxBody, err)})
+		return nil, false
 	}
 	var rr RunRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rr); err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body: " + err.Error()})
-		return
+		return nil, false
 	}
 	if rr.RunID == "" {
 		rr.RunID = NewRunID(s.cfg.Base.Now())
+		if caller != "" {
+			rr.RunID = caller + "-" + rr.RunID
+		}
+	}
+	fail := func(code int, msg string) (*RunRequest, bool) {
+		writeJSON(w, code, errorBody{Error: msg})
+		return nil, false
 	}
 	if err := ValidRunID(rr.RunID); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
-		return
+		return fail(http.StatusBadRequest, err.Error())
+	}
+	if !ownsRunID(caller, rr.RunID) {
+		return fail(http.StatusForbidden, fmt.Sprintf("run id %q: the run ids of %s start with %q", rr.RunID, caller, caller+"-"))
 	}
 	if rr.Mode == "" {
 		rr.Mode = s.cfg.Base.Mode
 	}
 	if rr.Mode != ModeArray && rr.Mode != ModeSingle {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("mode %q: use array or single", rr.Mode)})
-		return
+		return fail(http.StatusBadRequest, fmt.Sprintf("mode %q: use array or single", rr.Mode))
 	}
 	if rr.Escalate && s.cfg.Watch == nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "escalation needs the service started with --events.queue-url"})
-		return
+		return fail(http.StatusBadRequest, "escalation needs the service started with --events.queue-url")
 	}
+	return &rr, true
+}
+
+// prepareRun validates the plan and items and checks the plan against the
+// allow-list; it answers the error itself.
+func (s *Server) prepareRun(w http.ResponseWriter, rr *RunRequest) (*Prepared, bool) {
 	itemsName := "items.jsonl"
 	if rr.ItemsFormat == FormatCSV {
 		itemsName = "items.csv"
@@ -170,68 +246,95 @@ func (s *Server) postRun(w http.ResponseWriter, req *http.Request) {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
 			writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid plan or items; nothing submitted", Invalid: lineErrs(ve.Errors)})
-			return
+			return nil, false
 		}
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
-		return
+		return nil, false
 	}
-	if rr.DryRun {
-		d := PlanDryRun(prep.Plan, prep.Assignments, rr.Mode, s.cfg.Base.ArraySize)
-		d.Invalid = len(prep.Skipped)
-		writeJSON(w, http.StatusOK, d)
-		return
+	if bad := s.cfg.Allow.Check(prep.Plan); len(bad) > 0 {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: "plan outside the service's allow-list; nothing submitted", Disallowed: bad})
+		return nil, false
 	}
+	return prep, true
+}
 
+// startRun registers and starts a run, within the caps on runs in progress
+// and runs remembered. It returns the HTTP status of a refusal.
+func (s *Server) startRun(rr *RunRequest, prep *Prepared, caller string) (*serveRun, int, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if cur, ok := s.runs[rr.RunID]; ok && cur.active {
-		s.mu.Unlock()
-		writeJSON(w, http.StatusConflict, errorBody{Error: fmt.Sprintf("run %s is in progress", rr.RunID)})
-		return
+		return nil, http.StatusConflict, fmt.Errorf("run %s is in progress", rr.RunID)
 	}
-	if rr.Escalate {
-		// The watcher empties the events queue: two watchers would steal
-		// each other's events.
-		for id, cur := range s.runs {
-			if cur.active && cur.watching {
-				s.mu.Unlock()
-				writeJSON(w, http.StatusConflict, errorBody{Error: fmt.Sprintf("run %s is watching the events queue; one escalating run at a time", id)})
-				return
-			}
+	active := 0
+	for id, cur := range s.runs {
+		if !cur.active {
+			continue
 		}
+		active++
+		// The watcher empties the events queue: two watchers would
+		// steal each other's events.
+		if rr.Escalate && cur.watching {
+			return nil, http.StatusConflict, fmt.Errorf("run %s is watching the events queue; one escalating run at a time", id)
+		}
+	}
+	if active >= s.cfg.MaxActive {
+		return nil, http.StatusTooManyRequests, fmt.Errorf("%d runs in progress, the service's limit; retry when one has finished", active)
+	}
+	if !s.makeRoom(rr.RunID) {
+		return nil, http.StatusTooManyRequests, fmt.Errorf("the service remembers %d runs, none finished; retry later", s.cfg.MaxRuns)
 	}
 	o := s.cfg.Base
 	o.Plan, o.RunID, o.Mode = prep.Plan, rr.RunID, rr.Mode
 	o.DeferFanIn = rr.Escalate
 	runner, err := New(o)
 	if err != nil {
-		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
-		return
+		return nil, http.StatusBadRequest, err
 	}
-	run := &serveRun{runner: runner, skipped: prep.Skipped, active: true, watching: rr.Escalate}
+	run := &serveRun{runner: runner, owner: caller, skipped: prep.Skipped, active: true, watching: rr.Escalate}
+	if _, ok := s.runs[rr.RunID]; !ok {
+		s.order = append(s.order, rr.RunID)
+	}
 	s.runs[rr.RunID] = run
 	s.wg.Add(1)
-	s.mu.Unlock()
+	go s.runInBackground(run, rr, prep.Assignments)
+	return run, 0, nil
+}
 
-	log := s.cfg.Log.WithField("run_id", rr.RunID)
-	go func() {
-		defer s.wg.Done()
-		err := s.execute(runner, prep.Assignments, rr.Escalate)
-		s.mu.Lock()
-		run.active = false
-		if err != nil {
-			run.err = err.Error()
+// makeRoom forgets the oldest finished runs until a new one fits; s.mu is
+// held. A run id already remembered needs no room.
+func (s *Server) makeRoom(id string) bool {
+	if _, ok := s.runs[id]; ok {
+		return true
+	}
+	for i := 0; len(s.runs) >= s.cfg.MaxRuns && i < len(s.order); {
+		old := s.order[i]
+		if s.runs[old].active {
+			i++
+			continue
 		}
-		s.mu.Unlock()
-		if err != nil {
-			log.WithError(err).Error("run failed")
-			return
-		}
-		log.Info("run finished")
-	}()
-	log.WithField("items", len(prep.Assignments)).WithField("mode", rr.Mode).Info("run started")
-	w.Header().Set("Location", "/api/v1/runs/"+rr.RunID)
-	writeJSON(w, http.StatusAccepted, s.status(run))
+		delete(s.runs, old)
+		s.order = slices.Delete(s.order, i, i+1)
+	}
+	return len(s.runs) < s.cfg.MaxRuns
+}
+
+func (s *Server) runInBackground(run *serveRun, rr *RunRequest, as []Assignment) {
+	defer s.wg.Done()
+	log := s.cfg.Log.WithField("run_id", rr.RunID).WithField("caller", run.owner)
+	log.WithField("items", len(as)).WithField("mode", rr.Mode).Info("run started")
+	err := s.execute(run.runner, as, rr.Escalate)
+	s.mu.Lock()
+	run.active = false
+	if err != nil {
+		run.err = err.Error()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		log.WithError(err).Error("run failed")
+		return
+	}
+	log.Info("run finished")
 }
 
 func (s *Server) execute(r *Runner, as []Assignment, escalate bool) error {
@@ -254,16 +357,21 @@ func (s *Server) status(run *serveRun) RunStatus {
 }
 
 func (s *Server) getRun(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("id")
+	id, caller := req.PathValue("id"), Caller(req)
 	s.mu.Lock()
 	run, ok := s.runs[id]
 	s.mu.Unlock()
-	if ok {
+	if ok && run.owner == caller {
 		writeJSON(w, http.StatusOK, s.status(run))
 		return
 	}
 	if err := ValidRunID(id); err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
+		return
+	}
+	if !ownsRunID(caller, id) {
+		// Not "forbidden": whether another caller's run exists is theirs.
+		writeJSON(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("run %s is unknown", id)})
 		return
 	}
 	recs, err := s.cfg.Base.Journal.Load(req.Context(), id)
@@ -314,20 +422,40 @@ func journalStatus(id string, recs []Record) RunStatus {
 	return st
 }
 
-func (s *Server) listRuns(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) listRuns(w http.ResponseWriter, req *http.Request) {
+	caller := Caller(req)
 	s.mu.Lock()
-	ids := make([]string, 0, len(s.runs))
-	for id := range s.runs {
-		ids = append(ids, id)
+	var runs []*serveRun
+	for _, id := range slices.Sorted(maps.Keys(s.runs)) {
+		if run := s.runs[id]; run.owner == caller {
+			runs = append(runs, run)
+		}
 	}
 	s.mu.Unlock()
-	sort.Strings(ids)
-	out := make([]RunStatus, 0, len(ids))
-	for _, id := range ids {
-		s.mu.Lock()
-		run := s.runs[id]
-		s.mu.Unlock()
+	out := make([]RunStatus, 0, len(runs))
+	for _, run := range runs {
 		out = append(out, s.status(run))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+}
+
+// logRequests logs every request with its caller and answer.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, req)
+		s.cfg.Log.WithField("caller", Caller(req)).WithField("remote", req.RemoteAddr).
+			WithField("method", req.Method).WithField("path", req.URL.Path).
+			WithField("status", rec.code).Info("request")
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }

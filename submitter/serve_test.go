@@ -29,7 +29,7 @@ func TestServe(t *testing.T) {
 	base := e.options(t, nil, "unused", ModeArray, j)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := NewServer(ctx, ServeConfig{Base: base})
+	srv := NewServer(ctx, ServeConfig{Base: base, Allow: zendeskAllow()})
 
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
@@ -40,7 +40,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{"127.0.0.1:0"}
-	ws, err := web.New(&toolkitweb.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfgFile},
+	ws, err := web.New(&web.Flags{FlagConfig: &toolkitweb.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &cfgFile}},
 		web.Options{Name: "batchwatch submit"}, logging.Discard().WithField("test", t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestServe(t *testing.T) {
 
 	plan, _ := os.ReadFile("testdata/zendesk-day/plan.yaml")
 	items := string(encodeItems(zendeskItems(200)))
-	req := RunRequest{RunID: "api-1", Plan: string(plan), Items: items}
+	req := RunRequest{RunID: "ops-api-1", Plan: string(plan), Items: items}
 
 	if code, _ := call("POST", "/api/v1/runs", req, false); code != http.StatusUnauthorized {
 		t.Errorf("without credentials: %d, want 401", code)
@@ -109,7 +109,7 @@ func TestServe(t *testing.T) {
 	var st RunStatus
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, body = call("GET", "/api/v1/runs/api-1", nil, true)
+		code, body = call("GET", "/api/v1/runs/ops-api-1", nil, true)
 		if err := json.Unmarshal(body, &st); code != http.StatusOK || err != nil {
 			t.Fatalf("progress: %d %s", code, body)
 		}
@@ -129,16 +129,16 @@ func TestServe(t *testing.T) {
 		t.Fatalf("re-run: %d %s", code, body)
 	}
 	srv.Wait()
-	if _, body = call("GET", "/api/v1/runs/api-1", nil, true); !strings.Contains(string(body), `"skipped": 200`) {
+	if _, body = call("GET", "/api/v1/runs/ops-api-1", nil, true); !strings.Contains(string(body), `"skipped": 200`) {
 		t.Errorf("re-run status %s", body)
 	}
-	if code, body = call("GET", "/api/v1/runs", nil, true); code != http.StatusOK || !strings.Contains(string(body), `"run_id": "api-1"`) {
+	if code, body = call("GET", "/api/v1/runs", nil, true); code != http.StatusOK || !strings.Contains(string(body), `"run_id": "ops-api-1"`) {
 		t.Errorf("list: %d %s", code, body)
 	}
 
 	// A run this process did not start is read from the journal.
-	other := NewServer(ctx, ServeConfig{Base: base})
-	rec := httpRecorder(t, other.Handler(), "GET", "/api/v1/runs/api-1")
+	other := NewServer(ctx, ServeConfig{Base: base, Allow: zendeskAllow()})
+	rec := httpRecorder(t, other.Handler(), "GET", "/api/v1/runs/ops-api-1")
 	if !strings.Contains(rec, `"source": "journal"`) || !strings.Contains(rec, `"submitted": 200`) || !strings.Contains(rec, `"mode": "array"`) {
 		t.Errorf("journal status %s", rec)
 	}
@@ -156,4 +156,14 @@ func httpRecorder(t *testing.T, h http.Handler, method, path string) string {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
 	return fmt.Sprintf("%d %s", w.Code, w.Body.String())
+}
+
+// zendeskAllow allows exactly what testdata/zendesk-day/plan.yaml asks.
+func zendeskAllow() AllowList {
+	return AllowList{
+		Queues:         []string{"zd-low", "zd-medium", "arn:aws:batch:us-east-1:123456789012:job-queue/zd-high"},
+		JobDefinitions: []string{"model-build-small", "model-build-medium", "model-build-large:3", "nightly-report"},
+		MaxVCPUs:       4, MaxMemoryMiB: 28672,
+		Tags: []string{"team", "cost-center"},
+	}
 }

@@ -46,6 +46,14 @@ type PrivateClickHouse struct {
 // the test ends.
 func StartPrivateClickHouse(t testing.TB) *PrivateClickHouse {
 	t.Helper()
+	return StartPrivateClickHouseEnv(t)
+}
+
+// StartPrivateClickHouseEnv is StartPrivateClickHouse with more environment
+// for scripts/services.sh and the server: CLICKHOUSE_USERS_D (a folder of
+// users.d files) and the variables those files read passwords from.
+func StartPrivateClickHouseEnv(t testing.TB, env ...string) *PrivateClickHouse {
+	t.Helper()
 	tcp, http, inter := FreePort(t), FreePort(t), FreePort(t)
 	p := &PrivateClickHouse{
 		t:    t,
@@ -57,6 +65,7 @@ func StartPrivateClickHouse(t testing.TB) *PrivateClickHouse {
 			"CLICKHOUSE_INTERSERVER_PORT="+strconv.Itoa(inter)),
 		Addr: fmt.Sprintf("127.0.0.1:%d", tcp),
 	}
+	p.env = append(p.env, env...)
 	p.Start()
 	t.Cleanup(p.Stop)
 	return p

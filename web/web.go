@@ -30,15 +30,28 @@ type FlagGroup interface {
 	Flag(string, string) *kingpin.FlagClause
 }
 
-// AddFlags registers --web.listen-address and --web.config.file.
-func AddFlags(fg FlagGroup, defaultAddress string) *web.FlagConfig {
-	return kingpinflag.AddFlags(fg, defaultAddress)
+// Flags are the web flags of one component: exporter-toolkit's
+// --web.listen-address and --web.config.file, and --web.enable-pprof.
+type Flags struct {
+	*web.FlagConfig
+	// EnablePprof serves /debug/pprof. Off by default: the profiles show
+	// the command line (a password given as a flag) and cost CPU on demand.
+	EnablePprof *bool
+}
+
+// AddFlags registers --web.listen-address, --web.config.file and
+// --web.enable-pprof.
+func AddFlags(fg FlagGroup, defaultAddress string) *Flags {
+	return &Flags{
+		FlagConfig:  kingpinflag.AddFlags(fg, defaultAddress),
+		EnablePprof: fg.Flag("web.enable-pprof", "Serve /debug/pprof (behind the same TLS and basic auth): it shows the command line and loads the process on demand.").Bool(),
+	}
 }
 
 // Server is one component's HTTP server.
 type Server struct {
 	mux   *http.ServeMux
-	flags *web.FlagConfig
+	flags *Flags
 	log   *logrus.Entry
 	ready atomic.Bool
 
@@ -56,7 +69,7 @@ type Options struct {
 }
 
 // New builds a server; handlers may be added with Handle before Serve.
-func New(flags *web.FlagConfig, opts Options, log *logrus.Entry) (*Server, error) {
+func New(flags *Flags, opts Options, log *logrus.Entry) (*Server, error) {
 	s := &Server{mux: http.NewServeMux(), flags: flags, log: log}
 	links := []web.LandingLinks{}
 	if opts.Gatherer != nil {
@@ -82,12 +95,14 @@ func New(flags *web.FlagConfig, opts Options, log *logrus.Entry) (*Server, error
 		return nil, fmt.Errorf("landing page: %w", err)
 	}
 	s.mux.Handle("/", landing)
-	// Profiling, as Prometheus serves it: behind the same TLS and auth.
-	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
-	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if flags.EnablePprof != nil && *flags.EnablePprof {
+		// Profiling, as Prometheus serves it: behind the same TLS and auth.
+		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("Healthy.\n"))
@@ -147,7 +162,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- web.ServeMultiple(s.listeners, srv, s.flags, logging.Slog(s.log))
+		errc <- web.ServeMultiple(s.listeners, srv, s.flags.FlagConfig, logging.Slog(s.log))
 	}()
 	select {
 	case err := <-errc:

@@ -47,6 +47,7 @@ func newApp() (*kingpin.Application, []*command, *logging.Config) {
 		dashboardsCommand(app),
 		pagerCommand(app),
 		rightsizeCommand(app, os.Stdout),
+		healthcheckCommand(app),
 	}
 	return app, commands, logCfg
 }

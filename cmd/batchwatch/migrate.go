@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
@@ -11,14 +12,23 @@ import (
 )
 
 func migrateCommand(app *kingpin.Application) *command {
-	cmd := app.Command("migrate", "Create or upgrade batchwatch's ClickHouse database (idempotent; ingest also runs it at start).")
+	cmd := app.Command("migrate", "Create or upgrade batchwatch's ClickHouse database (idempotent; ingest also runs it at start unless --no-migrate).")
 	chCfg := store.AddFlags(cmd)
 	ret := store.AddRetentionFlags(cmd)
 	enforce := cmd.Flag("retention.enforce", "Also drop partitions older than the retention now.").Bool()
+	every := cmd.Flag("retention.every", "With --retention.enforce, keep running and enforce retention this often (the compose stack's retention service: partition drops run with the migration user's rights, not ingest's).").Default("0s").Duration()
 	return &command{
 		clause: cmd,
 		run: func(ctx context.Context, log *logrus.Logger) error {
 			l := log.WithField("component", "migrate")
+			if *every < 0 || (*every > 0 && !*enforce) {
+				return fmt.Errorf("--retention.every needs --retention.enforce and a positive duration")
+			}
+			if *enforce {
+				if err := ret.Validate(); err != nil {
+					return err
+				}
+			}
 			st, err := store.Open(chCfg, l)
 			if err != nil {
 				return err
@@ -33,17 +43,35 @@ func migrateCommand(app *kingpin.Application) *command {
 				return err
 			}
 			fmt.Printf("ClickHouse %s, database %s: %d migrations applied %v\n", v, st.Database(), len(applied), applied)
-			if *enforce {
-				if err := ret.Validate(); err != nil {
-					return err
-				}
-				dropped, err := st.EnforceRetention(ctx, *ret, timeNow())
-				if err != nil {
-					return err
-				}
-				fmt.Printf("retention dropped %d partitions\n", len(dropped))
+			if !*enforce {
+				return nil
 			}
-			return nil
+			return enforceRetention(ctx, st, *ret, *every, l)
 		},
+	}
+}
+
+// enforceRetention drops old partitions once, or every interval until ctx
+// ends; a failed pass is logged and retried at the next.
+func enforceRetention(ctx context.Context, st *store.Store, ret store.Retention, every time.Duration, l *logrus.Entry) error {
+	for {
+		dropped, err := st.EnforceRetention(ctx, ret, timeNow())
+		if every == 0 {
+			if err != nil {
+				return err
+			}
+			fmt.Printf("retention dropped %d partitions\n", len(dropped))
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			l.WithError(err).Warn("retention failed")
+		} else {
+			l.WithField("dropped", len(dropped)).Info("retention enforced")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(every):
+		}
 	}
 }
