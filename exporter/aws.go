@@ -10,7 +10,6 @@ import (
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/batchwatch/batchwatch/batch"
@@ -24,12 +23,6 @@ type BatchAPI interface {
 	DescribeJobQueues(context.Context, *awsbatch.DescribeJobQueuesInput, ...func(*awsbatch.Options)) (*awsbatch.DescribeJobQueuesOutput, error)
 	DescribeComputeEnvironments(context.Context, *awsbatch.DescribeComputeEnvironmentsInput, ...func(*awsbatch.Options)) (*awsbatch.DescribeComputeEnvironmentsOutput, error)
 	DescribeJobDefinitions(context.Context, *awsbatch.DescribeJobDefinitionsInput, ...func(*awsbatch.Options)) (*awsbatch.DescribeJobDefinitionsOutput, error)
-}
-
-// SQSAPI is the part of SQS the event consumer calls.
-type SQSAPI interface {
-	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 }
 
 // CostExplorerAPI is the part of Cost Explorer the cost collector calls.

@@ -10,6 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/backoff"
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 )
 
 // Deps are what the exporter is built from.
@@ -17,7 +20,10 @@ type Deps struct {
 	// Batch must share one rate limiter for all calls (awsclient.Options).
 	Batch BatchAPI
 	// SQS is needed when Config.SQSQueueURL is set.
-	SQS SQSAPI
+	SQS sqsconsumer.API
+	// SQSConsumer are base settings of the SQS consumer (backoff, hooks);
+	// queue URL, receivers and wait time come from the Config.
+	SQSConsumer sqsconsumer.Config
 	// CostExplorer is needed when Config.CostRefreshInterval > 0.
 	CostExplorer CostExplorerAPI
 	Registry     prometheus.Registerer
@@ -36,7 +42,7 @@ type Exporter struct {
 	log   *logrus.Entry
 	now   func() time.Time
 	batch BatchAPI
-	sqs   SQSAPI
+	sqs   *sqsconsumer.Consumer
 	state *State
 	jm    *jobMetrics
 	types *instanceTable
@@ -105,9 +111,12 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		CostTags: cfg.CostTags, Prices: cfg.File.Prices, DedupCapacity: cfg.DedupCapacity,
 	}, jm)
 	x := &Exporter{
-		cfg: cfg, log: deps.Logger, now: deps.Now, batch: deps.Batch, sqs: deps.SQS,
+		cfg: cfg, log: deps.Logger, now: deps.Now, batch: deps.Batch,
 		state: st, jm: jm, types: types, onReady: deps.OnReady,
 		unknown: map[string]bool{}, upBy: map[string]bool{},
+	}
+	if cfg.SQSQueueURL != "" {
+		x.sqs = x.newConsumer(deps.SQS, deps.SQSConsumer, sqsconsumer.NewMetrics(reg, "exporter"))
 	}
 	x.rs = &resyncer{api: deps.Batch, state: st, cfg: cfg, log: deps.Logger, now: deps.Now}
 	f := promauto.With(reg)
@@ -281,10 +290,8 @@ func (x *Exporter) Run(ctx context.Context) error {
 			f()
 		}()
 	}
-	if x.cfg.SQSQueueURL != "" {
-		for i := 0; i < x.cfg.SQSReceivers; i++ {
-			spawn(func() { x.consume(ctx, i) })
-		}
+	if x.sqs != nil {
+		spawn(func() { _ = x.sqs.Run(ctx) })
 	} else {
 		x.log.Warn("no --exporter.sqs-queue-url: queue gauges change only at resyncs and job histograms and counters stay empty")
 	}
@@ -347,7 +354,7 @@ func (x *Exporter) capacityLoop(ctx context.Context, ready chan<- struct{}) {
 			close(ready)
 			signalled = true
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }
 
@@ -366,7 +373,7 @@ func (x *Exporter) resyncLoop(ctx context.Context) {
 			failures = 0
 			wait -= time.Since(start)
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }
 
@@ -386,6 +393,6 @@ func (x *Exporter) costLoop(ctx context.Context) {
 		default:
 			failures = 0
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }
