@@ -11,6 +11,7 @@ import (
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/sirupsen/logrus"
 
+	"github.com/batchwatch/batchwatch/awsclient"
 	"github.com/batchwatch/batchwatch/batch"
 )
 
@@ -121,7 +122,7 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 			if d.ArrayProperties != nil && d.ArrayProperties.StatusSummary != nil {
 				summaries[aws.ToString(d.JobId)] = d.ArrayProperties.StatusSummary
 			}
-			if j, err := jobFromDetail(d); err == nil {
+			if j, err := awsclient.JobFromDetail(d); err == nil {
 				r.state.ApplyDetail(&j, sent)
 			}
 		}
@@ -196,7 +197,7 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 			sent = before
 		}
 		for i := range out.Jobs {
-			j, err := jobFromDetail(&out.Jobs[i])
+			j, err := awsclient.JobFromDetail(&out.Jobs[i])
 			if err != nil {
 				continue
 			}
