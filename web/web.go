@@ -20,15 +20,12 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	"github.com/sirupsen/logrus"
 
-	"github.com/alecthomas/kingpin/v2"
-
+	"github.com/batchwatch/batchwatch/flags"
 	"github.com/batchwatch/batchwatch/logging"
 )
 
 // FlagGroup is satisfied by *kingpin.Application and *kingpin.CmdClause.
-type FlagGroup interface {
-	Flag(string, string) *kingpin.FlagClause
-}
+type FlagGroup = flags.Group
 
 // AddFlags registers --web.listen-address and --web.config.file.
 func AddFlags(fg FlagGroup, defaultAddress string) *web.FlagConfig {
