@@ -70,30 +70,8 @@ type Exporter struct {
 
 // New builds an exporter and registers its metrics on deps.Registry.
 func New(cfg *Config, deps Deps) (*Exporter, error) {
-	if cfg.File == nil {
-		if err := cfg.Prepare(nil); err != nil {
-			return nil, err
-		}
-	}
-	if deps.Batch == nil {
-		return nil, errors.New("exporter: no Batch client")
-	}
-	if cfg.SQSQueueURL != "" && deps.SQS == nil {
-		return nil, errors.New("exporter: --exporter.sqs-queue-url needs an SQS client")
-	}
-	if cfg.CostRefreshInterval > 0 && deps.CostExplorer == nil {
-		return nil, errors.New("exporter: cost refresh needs a Cost Explorer client")
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Logger == nil {
-		l := logrus.New()
-		l.SetLevel(logrus.PanicLevel)
-		deps.Logger = logrus.NewEntry(l)
-	}
-	if deps.Registry == nil {
-		deps.Registry = prometheus.NewRegistry()
+	if err := deps.check(cfg); err != nil {
+		return nil, err
 	}
 	types, err := newInstanceTable(cfg.File)
 	if err != nil {
@@ -119,7 +97,57 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		x.sqs = x.newConsumer(deps.SQS, deps.SQSConsumer, sqsconsumer.NewMetrics(reg, "exporter"))
 	}
 	x.rs = &resyncer{api: deps.Batch, state: st, cfg: cfg, log: deps.Logger, now: deps.Now}
-	f := promauto.With(reg)
+	x.registerMetrics(promauto.With(reg))
+	collectors := map[string]Collector{
+		"queue":    newQueueCollector(st, x.Ready),
+		"capacity": newCapacityCollector(x.Capacity),
+	}
+	if cfg.CostRefreshInterval > 0 {
+		x.cost = newCostCache(deps.CostExplorer, cfg.CostTags, cfg.File.Cost.Metric, cfg.CostDailyCalls, deps.Now)
+		x.costRefreshErr = promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
+			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
+		collectors["cost"] = newCostCollector(x.cost, tagLabels)
+	}
+	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
+		return nil, err
+	}
+	st.AddQueues(cfg.Queues)
+	return x, nil
+}
+
+// check prepares cfg if it was not, checks that the clients cfg needs are
+// there and sets the defaults of the others.
+func (deps *Deps) check(cfg *Config) error {
+	if cfg.File == nil {
+		if err := cfg.Prepare(nil); err != nil {
+			return err
+		}
+	}
+	if deps.Batch == nil {
+		return errors.New("exporter: no Batch client")
+	}
+	if cfg.SQSQueueURL != "" && deps.SQS == nil {
+		return errors.New("exporter: --exporter.sqs-queue-url needs an SQS client")
+	}
+	if cfg.CostRefreshInterval > 0 && deps.CostExplorer == nil {
+		return errors.New("exporter: cost refresh needs a Cost Explorer client")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.PanicLevel)
+		deps.Logger = logrus.NewEntry(l)
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// registerMetrics registers the exporter's self-metrics.
+func (x *Exporter) registerMetrics(f promauto.Factory) {
 	x.awsUp = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "aws_up",
 		Help: "1 when the latest AWS calls of every kind (resync, capacity, SQS, Cost Explorer) succeeded; 0 means the exporter serves stale data (see the timestamps)."})
 	x.lastResync = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "last_resync_timestamp_seconds",
@@ -137,24 +165,10 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 	for _, o := range []string{"described", "forgotten"} {
 		x.vanished.WithLabelValues(o)
 	}
+	st := x.state
 	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "tracked_jobs",
 		Help: "Jobs held in memory: active ones and those finished within the finished window."},
 		func() float64 { n, _ := st.Tracked(); return float64(n) })
-	collectors := map[string]Collector{
-		"queue":    newQueueCollector(st, x.Ready),
-		"capacity": newCapacityCollector(x.Capacity),
-	}
-	if cfg.CostRefreshInterval > 0 {
-		x.cost = newCostCache(deps.CostExplorer, cfg.CostTags, cfg.File.Cost.Metric, cfg.CostDailyCalls, deps.Now)
-		x.costRefreshErr = f.NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
-			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
-		collectors["cost"] = newCostCollector(x.cost, tagLabels)
-	}
-	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
-		return nil, err
-	}
-	st.AddQueues(cfg.Queues)
-	return x, nil
 }
 
 // State returns the exporter's job state.
