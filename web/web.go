@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	"github.com/sirupsen/logrus"
 
+	"github.com/batchwatch/batchwatch/buildinfo"
 	"github.com/batchwatch/batchwatch/flags"
 	"github.com/batchwatch/batchwatch/logging"
 )
@@ -50,14 +51,23 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Links are extra landing page links (path → text).
 	Links map[string]string
+	// Build is shown on the landing page and served as
+	// batchwatch_build_info beside the Gatherer's metrics (zero: the
+	// running binary's, buildinfo.Read).
+	Build buildinfo.Info
 }
 
 // New builds a server; handlers may be added with Handle before Serve.
 func New(flags *web.FlagConfig, opts Options, log *logrus.Entry) (*Server, error) {
 	s := &Server{mux: http.NewServeMux(), flags: flags, log: log}
 	links := []web.LandingLinks{}
+	if opts.Build == (buildinfo.Info{}) {
+		opts.Build = buildinfo.Read()
+	}
 	if opts.Gatherer != nil {
-		s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		build := prometheus.NewRegistry()
+		build.MustRegister(opts.Build.Collector())
+		s.mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{opts.Gatherer, build}, promhttp.HandlerOpts{
 			ErrorLog:          logrusPrinter{log},
 			EnableOpenMetrics: true,
 		}))
@@ -72,7 +82,7 @@ func New(flags *web.FlagConfig, opts Options, log *logrus.Entry) (*Server, error
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        opts.Name,
 		Description: opts.Description,
-		Version:     "batchwatch",
+		Version:     opts.Build.Version + " (revision " + opts.Build.Revision + ", " + opts.Build.GoVersion + ")",
 		Links:       links,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/buildinfo"
 	"github.com/batchwatch/batchwatch/sim"
 )
 
@@ -63,7 +64,7 @@ func simCommand(app *kingpin.Application) *command {
 				cfg.APIRate = -1
 			}
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Read().Collector())
 			cfg.Registry = reg
 			var outFile *os.File
 			var outBuf *bufio.Writer
