@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what batchwatch's demo and tests need on a fresh Debian machine:
-# Go (from the Go module proxy's toolchain zips when missing or too old) and
+# Go (from the Go module proxy's toolchain zips when missing or too old, with
+# the C compiler its race detector needs) and
 # the Debian packages of ClickHouse, Prometheus, Alertmanager and
 # docker-compose (for offline validation of the compose file).
 #
@@ -23,6 +24,8 @@ apt_install() {
 }
 
 install_go() {
+  # The race detector (go test -race, run by scripts/test.sh) needs cgo.
+  command -v gcc >/dev/null || apt_install gcc libc6-dev
   local have=""
   if command -v go >/dev/null; then have=$(go env GOVERSION 2>/dev/null | sed 's/^go//'); fi
   if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$GO_VERSION" "$have" | sort -V | head -1)" = "$GO_VERSION" ]; then

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/backoff"
 	"github.com/batchwatch/batchwatch/exporter"
 	"github.com/batchwatch/batchwatch/ingest"
 	"github.com/batchwatch/batchwatch/logging"
@@ -357,14 +358,7 @@ func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
 	s.mu.Lock()
 	s.d = append(s.d, d)
 	s.mu.Unlock()
-	t := time.NewTimer(time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, time.Millisecond)
 }
 
 func (s *sleeps) reset() {
