@@ -387,13 +387,15 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 		}
 	}
 	// Least privilege: the actions each component needs, no wildcards.
+	// Every SQS consumer (sqsconsumer) extends the visibility of messages
+	// whose work is pending.
 	need := map[string][]string{
 		"ingest": {"batch:DescribeJobQueues", "batch:DescribeJobs", "batch:ListJobs",
 			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"exporter": {"batch:DescribeComputeEnvironments", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
-			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 		"submitter": {"batch:DescribeJobs", "batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
-			"s3:PutObject", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+			"s3:PutObject", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 	}
 	for c, want := range need {
 		var got []string
