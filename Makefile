@@ -33,6 +33,10 @@ test: ## Run every test, unit and integration, against real servers (the README'
 unit: ## Unit tests only (no servers needed).
 	$(GO) test -count=1 ./...
 
+.PHONY: race
+race: ## Unit tests with the race detector (needs gcc; scripts/test.sh runs it too).
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck (built from tools/go.mod).
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -28,7 +28,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
 
-	"github.com/batchwatch/batchwatch/web"
+	"github.com/batchwatch/batchwatch/flags"
 )
 
 // Config holds the AWS flags shared by all components.
@@ -41,7 +41,7 @@ type Config struct {
 }
 
 // AddFlags registers the --aws.* flags.
-func AddFlags(fg web.FlagGroup) *Config {
+func AddFlags(fg flags.Group) *Config {
 	c := &Config{}
 	fg.Flag("aws.region", "AWS region; defaults to the SDK's sources (AWS_REGION, profile), else us-east-1.").StringVar(&c.Region)
 	fg.Flag("aws.profile", "Shared config profile to use.").StringVar(&c.Profile)

@@ -1,4 +1,4 @@
-package batch
+package batch_test
 
 import (
 	"bufio"
@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchwatch/batchwatch/batch"
 	"github.com/batchwatch/batchwatch/sim"
 )
 
-// TestParsesSimulatedFields parses every event of the simulator's
+// TestParsesSimulatedFields (an external test package: sim imports
+// awsclient, which imports batch) parses every event of the simulator's
 // published-fields scenario (log configuration, roles, a legacy
 // definition, Fargate, a fair-share queue): no event fails, the fastjson
 // parser agrees with the encoding/json reading, and the fields those
@@ -29,7 +31,7 @@ func TestParsesSimulatedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	p := NewParser()
+	p := batch.NewParser()
 	lines := bufio.NewScanner(bytes.NewReader(out))
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
 	for lines.Scan() {
@@ -38,7 +40,7 @@ func TestParsesSimulatedFields(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %s", err, body)
 		}
-		ref, err := referenceParse(body)
+		ref, err := batch.ReferenceParse(body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +58,7 @@ func TestParsesSimulatedFields(t *testing.T) {
 	}
 }
 
-func checkSimulatedJob(t *testing.T, j *Job, seen map[string]bool) {
+func checkSimulatedJob(t *testing.T, j *batch.Job, seen map[string]bool) {
 	t.Helper()
 	switch {
 	case strings.HasPrefix(j.Queue, "pf-legacy"):
@@ -65,7 +67,7 @@ func checkSimulatedJob(t *testing.T, j *Job, seen map[string]bool) {
 		}
 		seen["legacy"] = true
 	case j.Queue == "pf-fargate":
-		if j.Platform != PlatformFargate {
+		if j.Platform != batch.PlatformFargate {
 			t.Fatalf("Fargate job %s: platform %s", j.ID, j.Platform)
 		}
 		seen["fargate"] = true

@@ -478,13 +478,15 @@ func TestPolicyDocumentsMatchTemplate(t *testing.T) {
 		}
 	}
 	// Least privilege: the actions each component needs, no wildcards.
+	// Every SQS consumer (sqsconsumer) extends the visibility of messages
+	// whose work is pending.
 	need := map[string][]string{
 		"ingest": {"batch:DescribeJobQueues", "batch:DescribeJobs", "batch:ListJobs",
 			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 		"exporter": {"batch:DescribeComputeEnvironments", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
-			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+			"batch:DescribeJobs", "batch:ListJobs", "ce:GetCostAndUsage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"submitter": {"batch:ListJobs", "batch:SubmitJob", "batch:TagResource",
-			"s3:PutObject", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+			"s3:PutObject", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
 		"usage-reporter": {"events:PutEvents"},
 	}
 	for c, want := range need {

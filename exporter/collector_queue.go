@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/batchwatch/batchwatch/batch"
 )
 
 // errNoResync is returned until the first resync completed: before it the
@@ -48,7 +46,8 @@ func (c *queueCollector) Update(_ context.Context, ch chan<- prometheus.Metric) 
 		return errNoResync
 	}
 	for _, q := range c.state.Snapshot() {
-		for st, name := range batch.Statuses {
+		for st := range numStatus {
+			name := statusName(st)
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Jobs[st]), q.Name, string(name))
 			ch <- prometheus.MustNewConstMetric(c.children, prometheus.GaugeValue, float64(q.Children[st]), q.Name, string(name))
 			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, q.OldestAgeSec[st], q.Name, string(name))

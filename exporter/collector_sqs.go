@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/backoff"
 )
 
 // QueueAttributesAPI is the part of SQS the queue collector calls.
@@ -159,7 +161,7 @@ func (q *sqsQueues) loop(ctx context.Context) {
 		if err := q.refresh(ctx); err != nil && ctx.Err() == nil {
 			q.log.WithError(err).Warn("reading SQS queue attributes failed")
 		}
-		sleep(ctx, q.interval)
+		_ = backoff.Sleep(ctx, q.interval)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/batchwatch/batchwatch/web"
+	"github.com/batchwatch/batchwatch/flags"
 )
 
 // Config is everything the exporter is told: flags, then the YAML file named
@@ -81,7 +81,7 @@ type Config struct {
 }
 
 // AddFlags registers the --exporter.* flags.
-func AddFlags(fg web.FlagGroup) (*Config, *string) {
+func AddFlags(fg flags.Group) (*Config, *string) {
 	c := &Config{}
 	fg.Flag("exporter.queues", "Job queues to watch (names, comma-separated or repeated); default: every queue DescribeJobQueues returns.").StringsVar(&c.Queues)
 	fg.Flag("exporter.resync-interval", "List every active job again this often (ListJobs, all pages); between resyncs the queue gauges follow the SQS events.").Default("10m").DurationVar(&c.ResyncInterval)

@@ -10,6 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/backoff"
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 )
 
 // Deps are what the exporter is built from.
@@ -17,7 +20,10 @@ type Deps struct {
 	// Batch must share one rate limiter for all calls (awsclient.Options).
 	Batch BatchAPI
 	// SQS is needed when Config.SQSQueueURL is set.
-	SQS SQSAPI
+	SQS sqsconsumer.API
+	// SQSConsumer are base settings of the SQS consumer (backoff, hooks);
+	// queue URL, receivers and wait time come from the Config.
+	SQSConsumer sqsconsumer.Config
 	// CostExplorer is needed when Config.CostRefreshInterval > 0.
 	CostExplorer CostExplorerAPI
 	Registry     prometheus.Registerer
@@ -39,7 +45,7 @@ type Exporter struct {
 	log   *logrus.Entry
 	now   func() time.Time
 	batch BatchAPI
-	sqs   SQSAPI
+	sqs   *sqsconsumer.Consumer
 	state *State
 	jm    *jobMetrics
 	types *instanceTable
@@ -69,30 +75,8 @@ type Exporter struct {
 
 // New builds an exporter and registers its metrics on deps.Registry.
 func New(cfg *Config, deps Deps) (*Exporter, error) {
-	if cfg.File == nil {
-		if err := cfg.Prepare(nil); err != nil {
-			return nil, err
-		}
-	}
-	if deps.Batch == nil {
-		return nil, errors.New("exporter: no Batch client")
-	}
-	if cfg.SQSQueueURL != "" && deps.SQS == nil {
-		return nil, errors.New("exporter: --exporter.sqs-queue-url needs an SQS client")
-	}
-	if cfg.CostRefreshInterval > 0 && deps.CostExplorer == nil {
-		return nil, errors.New("exporter: cost refresh needs a Cost Explorer client")
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Logger == nil {
-		l := logrus.New()
-		l.SetLevel(logrus.PanicLevel)
-		deps.Logger = logrus.NewEntry(l)
-	}
-	if deps.Registry == nil {
-		deps.Registry = prometheus.NewRegistry()
+	if err := deps.check(cfg); err != nil {
+		return nil, err
 	}
 	types, err := newInstanceTable(cfg.File)
 	if err != nil {
@@ -110,12 +94,68 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		CostTags: cfg.CostTags, Prices: cfg.File.Prices, DedupCapacity: cfg.DedupCapacity,
 	}, jm)
 	x := &Exporter{
-		cfg: cfg, log: deps.Logger, now: deps.Now, batch: deps.Batch, sqs: deps.SQS,
+		cfg: cfg, log: deps.Logger, now: deps.Now, batch: deps.Batch,
 		state: st, jm: jm, types: types, onReady: deps.OnReady,
 		unknown: map[string]bool{}, upBy: map[string]bool{},
 	}
+	if cfg.SQSQueueURL != "" {
+		x.sqs = x.newConsumer(deps.SQS, deps.SQSConsumer, sqsconsumer.NewMetrics(reg, "exporter"))
+	}
 	x.rs = &resyncer{api: deps.Batch, state: st, cfg: cfg, log: deps.Logger, now: deps.Now}
-	f := promauto.With(reg)
+	x.registerMetrics(promauto.With(reg))
+	collectors := map[string]Collector{
+		"queue":    newQueueCollector(st, x.Ready),
+		"capacity": newCapacityCollector(x.Capacity),
+	}
+	if cfg.CostRefreshInterval > 0 {
+		x.cost = newCostCache(deps.CostExplorer, cfg.CostTags, cfg.File.Cost.Metric, cfg.CostDailyCalls, deps.Now)
+		x.costRefreshErr = promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
+			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
+		collectors["cost"] = newCostCollector(x.cost, tagLabels)
+	}
+	if err := x.watchSQSQueues(deps, collectors); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
+		return nil, err
+	}
+	st.AddQueues(cfg.Queues)
+	return x, nil
+}
+
+// check prepares cfg if it was not, checks that the clients cfg needs are
+// there and sets the defaults of the others.
+func (deps *Deps) check(cfg *Config) error {
+	if cfg.File == nil {
+		if err := cfg.Prepare(nil); err != nil {
+			return err
+		}
+	}
+	if deps.Batch == nil {
+		return errors.New("exporter: no Batch client")
+	}
+	if cfg.SQSQueueURL != "" && deps.SQS == nil {
+		return errors.New("exporter: --exporter.sqs-queue-url needs an SQS client")
+	}
+	if cfg.CostRefreshInterval > 0 && deps.CostExplorer == nil {
+		return errors.New("exporter: cost refresh needs a Cost Explorer client")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.PanicLevel)
+		deps.Logger = logrus.NewEntry(l)
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// registerMetrics registers the exporter's self-metrics.
+func (x *Exporter) registerMetrics(f promauto.Factory) {
 	x.awsUp = f.NewGauge(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "aws_up",
 		Help: "1 when the latest AWS calls of every kind (resync, capacity, SQS, Cost Explorer) succeeded; 0 means the exporter serves stale data (see the timestamps)."})
 	x.awsCallUp = newAWSCallUp(f)
@@ -134,27 +174,10 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 	for _, o := range []string{"described", "forgotten"} {
 		x.vanished.WithLabelValues(o)
 	}
+	st := x.state
 	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "tracked_jobs",
 		Help: "Jobs held in memory: active ones and those finished within the finished window."},
 		func() float64 { n, _ := st.Tracked(); return float64(n) })
-	collectors := map[string]Collector{
-		"queue":    newQueueCollector(st, x.Ready),
-		"capacity": newCapacityCollector(x.Capacity),
-	}
-	if cfg.CostRefreshInterval > 0 {
-		x.cost = newCostCache(deps.CostExplorer, cfg.CostTags, cfg.File.Cost.Metric, cfg.CostDailyCalls, deps.Now)
-		x.costRefreshErr = f.NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
-			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
-		collectors["cost"] = newCostCollector(x.cost, tagLabels)
-	}
-	if err := x.watchSQSQueues(deps, collectors); err != nil {
-		return nil, err
-	}
-	if err := reg.Register(newCollectorSet(collectors, deps.Logger)); err != nil {
-		return nil, err
-	}
-	st.AddQueues(cfg.Queues)
-	return x, nil
 }
 
 // State returns the exporter's job state.
@@ -291,10 +314,8 @@ func (x *Exporter) Run(ctx context.Context) error {
 			f()
 		}()
 	}
-	if x.cfg.SQSQueueURL != "" {
-		for i := 0; i < x.cfg.SQSReceivers; i++ {
-			spawn(func() { x.consume(ctx, i) })
-		}
+	if x.sqs != nil {
+		spawn(func() { _ = x.sqs.Run(ctx) })
 	} else {
 		x.log.Warn("no --exporter.sqs-queue-url: queue gauges change only at resyncs and job histograms and counters stay empty")
 	}
@@ -360,7 +381,7 @@ func (x *Exporter) capacityLoop(ctx context.Context, ready chan<- struct{}) {
 			close(ready)
 			signalled = true
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }
 
@@ -379,7 +400,7 @@ func (x *Exporter) resyncLoop(ctx context.Context) {
 			failures = 0
 			wait -= time.Since(start)
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }
 
@@ -399,6 +420,6 @@ func (x *Exporter) costLoop(ctx context.Context) {
 		default:
 			failures = 0
 		}
-		sleep(ctx, wait)
+		_ = backoff.Sleep(ctx, wait)
 	}
 }

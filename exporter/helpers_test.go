@@ -467,7 +467,8 @@ func (f *fakeBatch) truthCounts(nowMs int64, window time.Duration) map[string]in
 func stateCounts(s *State) map[string]int64 {
 	out := map[string]int64{}
 	for _, q := range s.Snapshot() {
-		for st, name := range batch.Statuses {
+		for st := range numStatus {
+			name := statusName(st)
 			if q.Jobs[st] != 0 {
 				out["jobs/"+q.Name+"/"+string(name)] = q.Jobs[st]
 			}

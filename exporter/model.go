@@ -18,7 +18,9 @@ const (
 
 var kindNames = [numKinds]string{"single", "array_parent", "array_child", "multinode"}
 
-// Status indexes: positions in batch.Statuses.
+// Status indexes of the exporter's arrays, in lifecycle order (active
+// ones first: active relies on it). statusIndex and statusName map them to
+// Batch statuses explicitly, whatever the order of batch.Statuses.
 const (
 	stSubmitted uint8 = iota
 	stPending
@@ -32,24 +34,51 @@ const (
 )
 
 func statusIndex(s batch.Status) uint8 {
-	for i, v := range batch.Statuses {
-		if v == s {
-			return uint8(i)
-		}
+	switch s {
+	case batch.StatusSubmitted:
+		return stSubmitted
+	case batch.StatusPending:
+		return stPending
+	case batch.StatusRunnable:
+		return stRunnable
+	case batch.StatusStarting:
+		return stStarting
+	case batch.StatusRunning:
+		return stRunning
+	case batch.StatusSucceeded:
+		return stSucceeded
+	case batch.StatusFailed:
+		return stFailed
 	}
 	return stNone
+}
+
+// statusName is the Batch status of a status index ("" for none).
+func statusName(st uint8) batch.Status {
+	switch st {
+	case stSubmitted:
+		return batch.StatusSubmitted
+	case stPending:
+		return batch.StatusPending
+	case stRunnable:
+		return batch.StatusRunnable
+	case stStarting:
+		return batch.StatusStarting
+	case stRunning:
+		return batch.StatusRunning
+	case stSucceeded:
+		return batch.StatusSucceeded
+	case stFailed:
+		return batch.StatusFailed
+	}
+	return ""
 }
 
 func terminal(st uint8) bool { return st == stSucceeded || st == stFailed }
 func active(st uint8) bool   { return st < stSucceeded }
 
 // rank is batch.Status.Rank by index.
-func rank(st uint8) uint8 {
-	if st >= numStatus {
-		return 0
-	}
-	return batch.Statuses[st].Rank()
-}
+func rank(st uint8) uint8 { return statusName(st).Rank() }
 
 // Bits of batch.Version: attempts above bit 48, status rank above bit 44,
 // milliseconds below.

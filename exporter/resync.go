@@ -11,6 +11,7 @@ import (
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/sirupsen/logrus"
 
+	"github.com/batchwatch/batchwatch/awsclient"
 	"github.com/batchwatch/batchwatch/batch"
 )
 
@@ -50,138 +51,154 @@ var activeStatuses = []batchtypes.JobStatus{
 // as it was, plus whatever pages were applied (which are correct on their
 // own); the vanished-job sweep only runs after a complete listing.
 func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) (resyncStats, error) {
-	var stats resyncStats
-	gen := r.state.BeginResync()
-	startMs := r.now().UnixMilli()
-	parents := map[string]string{}     // active array parent id → queue
-	doneParents := map[string]string{} // finished ones (withFinished only)
-	noReq := map[string]string{}       // job id → definition ARN, for jobs without a known request
-	defs := map[string]bool{}
-
-	apply := func(queue string, sums []batchtypes.JobSummary, pageMs int64) {
-		jobs := make([]listedJob, 0, len(sums))
-		for i := range sums {
-			lj, ok := fromSummary(&sums[i])
-			if !ok {
-				continue
-			}
-			jobs = append(jobs, lj)
-			if lj.kind == kindArrayParent {
-				if active(lj.status) {
-					parents[lj.id] = queue
-				} else if withFinished {
-					doneParents[lj.id] = queue
-				}
-			}
-			if lj.definitionARN != "" {
-				defs[lj.definitionARN] = true
-			}
-		}
-		stats.Pages++
-		stats.Listed += len(jobs)
-		for id, arn := range r.state.ApplyListing(queue, gen, pageMs, jobs) {
-			noReq[id] = arn
+	p := &resyncPass{
+		r: r, queues: queues, withFinished: withFinished, gen: r.state.BeginResync(), startMs: r.now().UnixMilli(),
+		parents: map[string]string{}, doneParents: map[string]string{}, noReq: map[string]string{}, defs: map[string]bool{},
+	}
+	for _, step := range []func(context.Context) error{p.listQueues, p.listChildren, p.describeDefinitions, p.describeVanished} {
+		if err := step(ctx); err != nil {
+			return p.stats, err
 		}
 	}
+	return p.stats, nil
+}
 
+// resyncPass is one resync in progress.
+type resyncPass struct {
+	r            *resyncer
+	queues       []string
+	withFinished bool
+	gen          uint32
+	startMs      int64
+	stats        resyncStats
+	parents      map[string]string // active array parent id → queue
+	doneParents  map[string]string // finished ones (withFinished only)
+	noReq        map[string]string // job id → definition ARN, for jobs without a known request
+	defs         map[string]bool
+}
+
+// apply applies one listed page of queue.
+func (p *resyncPass) apply(queue string, sums []batchtypes.JobSummary, pageMs int64) {
+	jobs := make([]listedJob, 0, len(sums))
+	for i := range sums {
+		lj, ok := fromSummary(&sums[i])
+		if !ok {
+			continue
+		}
+		jobs = append(jobs, lj)
+		if lj.kind == kindArrayParent {
+			if active(lj.status) {
+				p.parents[lj.id] = queue
+			} else if p.withFinished {
+				p.doneParents[lj.id] = queue
+			}
+		}
+		if lj.definitionARN != "" {
+			p.defs[lj.definitionARN] = true
+		}
+	}
+	p.stats.Pages++
+	p.stats.Listed += len(jobs)
+	for id, arn := range p.r.state.ApplyListing(queue, p.gen, pageMs, jobs) {
+		p.noReq[id] = arn
+	}
+}
+
+// listQueues lists every queue's jobs in each status.
+func (p *resyncPass) listQueues(ctx context.Context) error {
+	r := p.r
 	statuses := activeStatuses
-	if withFinished {
+	if p.withFinished {
 		statuses = append(append([]batchtypes.JobStatus(nil), activeStatuses...), finishedStatuses...)
 	}
-	for _, q := range queues {
+	for _, q := range p.queues {
 		for _, st := range statuses {
 			in := &awsbatch.ListJobsInput{JobQueue: aws.String(q), JobStatus: st, MaxResults: aws.Int32(int32(r.cfg.PageSize))}
-			err := r.listAll(ctx, in, func(sums []batchtypes.JobSummary, pageMs int64) { apply(q, sums, pageMs) })
+			err := r.listAll(ctx, in, func(sums []batchtypes.JobSummary, pageMs int64) { p.apply(q, sums, pageMs) })
 			if err != nil {
-				return stats, fmt.Errorf("list %s jobs of queue %s: %w", st, q, err)
+				return fmt.Errorf("list %s jobs of queue %s: %w", st, q, err)
 			}
 		}
 	}
+	return nil
+}
 
-	// Array children: ListJobs by queue does not return them. DescribeJobs
-	// on the active parents tells which statuses have children at all
-	// (statusSummary), so empty statuses cost no call. After a start, the
-	// finished children of finished arrays are listed too.
-	stats.Parents = len(parents)
-	ids := append(sortedKeys(parents), sortedKeys(doneParents)...)
+// listChildren lists the children of array jobs: ListJobs by queue does
+// not return them. DescribeJobs on the active parents tells which statuses
+// have children at all (statusSummary), so empty statuses cost no call.
+// After a start, the finished children of finished arrays are listed too.
+func (p *resyncPass) listChildren(ctx context.Context) error {
+	r := p.r
+	p.stats.Parents = len(p.parents)
+	ids := append(sortedKeys(p.parents), sortedKeys(p.doneParents)...)
 	summaries := map[string]map[string]int32{}
-	for start := 0; start < len(ids); start += 100 {
-		chunk := ids[start:min(len(ids), start+100)]
-		var sent int64
-		before := r.now().UnixMilli()
-		out, err := r.api.DescribeJobs(ctx, &awsbatch.DescribeJobsInput{Jobs: chunk}, sentAt(&sent, r.now))
-		if err != nil {
-			return stats, fmt.Errorf("describe array jobs: %w", err)
+	err := r.describe(ctx, ids, func(d *batchtypes.JobDetail, sent int64) {
+		if d.ArrayProperties != nil && d.ArrayProperties.StatusSummary != nil {
+			summaries[aws.ToString(d.JobId)] = d.ArrayProperties.StatusSummary
 		}
-		if sent == 0 {
-			sent = before
+		if j, err := awsclient.JobFromDetail(d); err == nil {
+			r.state.ApplyDetail(&j, sent)
 		}
-		for i := range out.Jobs {
-			d := &out.Jobs[i]
-			if d.ArrayProperties != nil && d.ArrayProperties.StatusSummary != nil {
-				summaries[aws.ToString(d.JobId)] = d.ArrayProperties.StatusSummary
-			}
-			if j, err := jobFromDetail(d); err == nil {
-				r.state.ApplyDetail(&j, sent)
-			}
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("describe array jobs: %w", err)
 	}
-	for _, p := range ids {
-		sum, known := summaries[p]
-		q, isActive := parents[p]
+	for _, id := range ids {
+		sum, known := summaries[id]
+		q, isActive := p.parents[id]
 		childStatuses := activeStatuses
 		if !isActive {
-			q = doneParents[p]
+			q = p.doneParents[id]
 			childStatuses = finishedStatuses
 		}
 		for _, st := range childStatuses {
 			if known && sum[string(st)] == 0 {
 				continue
 			}
-			in := &awsbatch.ListJobsInput{ArrayJobId: aws.String(p), JobStatus: st, MaxResults: aws.Int32(int32(r.cfg.PageSize))}
-			err := r.listAll(ctx, in, func(sums []batchtypes.JobSummary, pageMs int64) { apply(q, sums, pageMs) })
+			in := &awsbatch.ListJobsInput{ArrayJobId: aws.String(id), JobStatus: st, MaxResults: aws.Int32(int32(r.cfg.PageSize))}
+			err := r.listAll(ctx, in, func(sums []batchtypes.JobSummary, pageMs int64) { p.apply(q, sums, pageMs) })
 			if err != nil {
-				return stats, fmt.Errorf("list %s children of array job %s: %w", st, p, err)
+				return fmt.Errorf("list %s children of array job %s: %w", st, id, err)
 			}
 		}
 	}
+	return nil
+}
 
-	// Requests of job definitions, for jobs known only from listings, and
-	// tags of the definitions of jobs with propagateTags.
-	reqs, tags, err := r.describeDefinitions(ctx, defs)
+// describeDefinitions reads the requests of job definitions, for jobs
+// known only from listings, and the tags of the definitions of jobs with
+// propagateTags.
+func (p *resyncPass) describeDefinitions(ctx context.Context) error {
+	r := p.r
+	reqs, tags, err := r.describeDefinitions(ctx, p.defs)
 	if err != nil {
-		return stats, err
+		return err
 	}
-	stats.Definition = len(reqs)
-	r.state.SetDefinitionRequests(reqs, noReq)
+	p.stats.Definition = len(reqs)
+	r.state.SetDefinitionRequests(reqs, p.noReq)
 	r.state.SetDefinitionTags(tags)
+	return nil
+}
 
-	// Jobs the listing did not find where the state had them, untouched
-	// since the resync began: DescribeJobs tells what became of them.
-	vanished := r.state.EndResync(gen, startMs)
-	stats.Vanished = len(vanished)
-	describe := vanished[:min(len(vanished), max(r.cfg.DescribeLimit, 0))]
+// describeVanished looks up the jobs the listing did not find where the
+// state had them, untouched since the resync began: DescribeJobs tells
+// what became of them; those AWS no longer knows are forgotten.
+func (p *resyncPass) describeVanished(ctx context.Context) error {
+	r := p.r
+	vanished := r.state.EndResync(p.gen, p.startMs)
+	p.stats.Vanished = len(vanished)
 	found := map[string]bool{}
-	for start := 0; start < len(describe); start += 100 {
-		chunk := describe[start:min(len(describe), start+100)]
-		var sent int64
-		before := r.now().UnixMilli()
-		out, err := r.api.DescribeJobs(ctx, &awsbatch.DescribeJobsInput{Jobs: chunk}, sentAt(&sent, r.now))
+	err := r.describe(ctx, vanished[:min(len(vanished), max(r.cfg.DescribeLimit, 0))], func(d *batchtypes.JobDetail, sent int64) {
+		j, err := awsclient.JobFromDetail(d)
 		if err != nil {
-			return stats, fmt.Errorf("describe vanished jobs: %w", err)
+			return
 		}
-		if sent == 0 {
-			sent = before
-		}
-		for i := range out.Jobs {
-			j, err := jobFromDetail(&out.Jobs[i])
-			if err != nil {
-				continue
-			}
-			found[j.ID] = true
-			r.state.ApplyDetail(&j, sent)
-			stats.Described++
-		}
+		found[j.ID] = true
+		r.state.ApplyDetail(&j, sent)
+		p.stats.Described++
+	})
+	if err != nil {
+		return fmt.Errorf("describe vanished jobs: %w", err)
 	}
 	var forget []string
 	for _, id := range vanished {
@@ -189,8 +206,29 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 			forget = append(forget, id)
 		}
 	}
-	stats.Forgotten = r.state.Forget(forget, startMs)
-	return stats, nil
+	p.stats.Forgotten = r.state.Forget(forget, p.startMs)
+	return nil
+}
+
+// describe calls DescribeJobs on ids, 100 at a time, handing each job and
+// the time its request was sent to fn.
+func (r *resyncer) describe(ctx context.Context, ids []string, fn func(d *batchtypes.JobDetail, sentMs int64)) error {
+	for start := 0; start < len(ids); start += 100 {
+		chunk := ids[start:min(len(ids), start+100)]
+		var sent int64
+		before := r.now().UnixMilli()
+		out, err := r.api.DescribeJobs(ctx, &awsbatch.DescribeJobsInput{Jobs: chunk}, sentAt(&sent, r.now))
+		if err != nil {
+			return err
+		}
+		if sent == 0 {
+			sent = before
+		}
+		for i := range out.Jobs {
+			fn(&out.Jobs[i], sent)
+		}
+	}
+	return nil
 }
 
 // listAll pages through ListJobs, handing each page and the time its

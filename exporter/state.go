@@ -647,7 +647,7 @@ func (s *State) applyListedLocked(qi uint16, gen uint32, pageMs, cutoff int64, l
 	}
 	e.seenGen = gen
 	e.touchedMs = max(e.touchedMs, pageMs)
-	e.version = batch.Version(versionAttempts(e.version), batch.Statuses[lj.status], pageMs)
+	e.version = batch.Version(versionAttempts(e.version), statusName(lj.status), pageMs)
 	if e.createdMs == 0 {
 		e.createdMs = lj.createdMs
 	}

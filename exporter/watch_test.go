@@ -58,6 +58,10 @@ func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBat
 	return &sqs.DeleteMessageBatchOutput{}, nil
 }
 
+func (f *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
+}
+
 func TestRunConsumesSQS(t *testing.T) {
 	clock := newFakeClock()
 	fb := oneQueue()

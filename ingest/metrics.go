@@ -3,6 +3,8 @@ package ingest
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 )
 
 // Metrics are ingest's own metrics (docs/metrics.md).
@@ -21,6 +23,8 @@ type Metrics struct {
 	Acked           *prometheus.CounterVec
 	ReconcileJobs   prometheus.Counter
 	ReconcileLastOK prometheus.Gauge
+	// SQS are the shared consumer's metrics, component="ingest".
+	SQS *sqsconsumer.Metrics
 }
 
 // NewMetrics registers ingest metrics on reg.
@@ -57,5 +61,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Job details read from the Batch API by reconcile."}),
 		ReconcileLastOK: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "reconcile_last_success_timestamp_seconds",
 			Help: "Time of the last reconcile pass that completed."}),
+		SQS: sqsconsumer.NewMetrics(reg, "ingest"),
 	}
 }

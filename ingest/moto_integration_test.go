@@ -21,6 +21,7 @@ import (
 
 	"github.com/batchwatch/batchwatch/awsclient"
 	"github.com/batchwatch/batchwatch/logging"
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 	"github.com/batchwatch/batchwatch/store"
 	"github.com/batchwatch/batchwatch/testenv"
 )
@@ -101,7 +102,7 @@ func (e *motoEnv) send(t *testing.T, bodies ...string) {
 }
 
 // runIngest runs the ingest service on the queue until stop is called.
-func runIngest(t *testing.T, st *store.Store, api SQSAPI, queueURL string) (*Metrics, func()) {
+func runIngest(t *testing.T, st *store.Store, api sqsconsumer.API, queueURL string) (*Metrics, func()) {
 	t.Helper()
 	m := NewMetrics(prometheus.NewRegistry())
 	log := logging.Discard().WithField("test", t.Name())

@@ -56,8 +56,13 @@ type Message struct {
 	Done func(ok bool)
 }
 
-// PipelineConfig tunes batching and retries.
+// PipelineConfig tunes batching and retries. Zero values take the defaults
+// (the only place ingest's defaults are set).
 type PipelineConfig struct {
+	// Replay tunes the defaults for replaying files: batches of 100,000
+	// (files fill a batch by size long before it is old) and a 10 s flush
+	// interval (a slow stdin must not hold an INSERT open for minutes).
+	Replay bool
 	// BatchSize flushes a batch when it holds this many messages.
 	BatchSize int
 	// FlushInterval flushes a non-empty batch this long after its first
@@ -81,9 +86,15 @@ type PipelineConfig struct {
 func (c *PipelineConfig) defaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 20000
+		if c.Replay {
+			c.BatchSize = 100000
+		}
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Second
+		if c.Replay {
+			c.FlushInterval = 10 * time.Second
+		}
 	}
 	if c.ParseWorkers <= 0 {
 		c.ParseWorkers = runtime.GOMAXPROCS(0)

@@ -197,3 +197,21 @@ func TestPipelineCancelGivesBack(t *testing.T) {
 		t.Fatalf("%d messages given back, want 12", notOK.Load())
 	}
 }
+
+func TestPipelineConfigDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		in            PipelineConfig
+		size          int
+		flushInterval time.Duration
+	}{
+		{PipelineConfig{}, 20000, time.Second},
+		{PipelineConfig{Replay: true}, 100000, 10 * time.Second},
+		{PipelineConfig{Replay: true, BatchSize: 7, FlushInterval: time.Minute}, 7, time.Minute},
+	} {
+		c := tc.in
+		c.defaults()
+		if c.BatchSize != tc.size || c.FlushInterval != tc.flushInterval {
+			t.Errorf("%+v: batch size %d, flush interval %v; want %d, %v", tc.in, c.BatchSize, c.FlushInterval, tc.size, tc.flushInterval)
+		}
+	}
+}

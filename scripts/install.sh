@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what batchwatch's demo and tests need on a fresh Debian machine:
-# Go (from the Go module proxy's toolchain zips when missing or too old) and
-# the Debian packages of ClickHouse, Prometheus, Alertmanager,
-# docker-compose (for offline validation of the compose file) and debootstrap
-# (the Debian base image of the Docker stack test).
+# Go (from the Go module proxy's toolchain zips when missing or too old, with
+# the C compiler its race detector needs) and the Debian packages of
+# ClickHouse, Prometheus, Alertmanager, docker-compose (for offline validation
+# of the compose file) and debootstrap (the Debian base image of the Docker
+# stack test).
 #
 #   scripts/install.sh [go|clickhouse|prometheus|compose|docker|all]...
 #   scripts/install.sh proxy    # print the module proxy Go would come from
@@ -47,6 +48,8 @@ module_proxy() {
 install_proxy() { module_proxy; }
 
 install_go() {
+  # The race detector (go test -race, run by scripts/test.sh) needs cgo.
+  command -v gcc >/dev/null || apt_install gcc libc6-dev
   local have=""
   if command -v go >/dev/null; then have=$(go env GOVERSION 2>/dev/null | sed 's/^go//'); fi
   if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$GO_VERSION" "$have" | sort -V | head -1)" = "$GO_VERSION" ]; then

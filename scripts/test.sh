@@ -2,8 +2,9 @@
 # The project's test command (README, .ci/run): installs what is missing on a
 # fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose,
 # debootstrap for the Docker stack test; the Docker engine is the machine's),
-# starts the real servers the tests use on 127.0.0.1, runs vet and every test —
-# unit and integration — and stops the servers it started.
+# starts the real servers the tests use on 127.0.0.1, runs vet, the unit tests
+# with the race detector, and every test — unit and integration — and stops the
+# servers it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -26,5 +27,7 @@ done
 
 echo "== go vet" >&2
 go vet ./... && go vet -tags integration ./...
+echo "== go test -race (unit)" >&2
+CGO_ENABLED=1 go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 echo "== go test (unit and integration)" >&2
 go test -tags integration -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/batchwatch/batchwatch/web"
+	"github.com/batchwatch/batchwatch/flags"
 )
 
 // Retention is how long each table keeps data, in days. Data goes by whole
@@ -21,7 +21,7 @@ type Retention struct {
 }
 
 // AddRetentionFlags registers the --retention.* flags.
-func AddRetentionFlags(fg web.FlagGroup) *Retention {
+func AddRetentionFlags(fg flags.Group) *Retention {
 	r := &Retention{}
 	fg.Flag("retention.events-days", "Days of raw events to keep (daily partitions); 0 keeps forever.").Default("90").IntVar(&r.EventsDays)
 	fg.Flag("retention.jobs-days", "Days of job history to keep (monthly partitions by creation time); 0 keeps forever.").Default("730").IntVar(&r.JobsDays)

@@ -20,7 +20,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/sirupsen/logrus"
 
-	"github.com/batchwatch/batchwatch/web"
+	"github.com/batchwatch/batchwatch/flags"
 )
 
 // Config holds the ClickHouse connection flags.
@@ -41,7 +41,7 @@ type Config struct {
 }
 
 // AddFlags registers the --clickhouse.* flags.
-func AddFlags(fg web.FlagGroup) *Config {
+func AddFlags(fg flags.Group) *Config {
 	c := &Config{}
 	fg.Flag("clickhouse.addr", "ClickHouse native protocol address (host:port); repeatable.").Default("127.0.0.1:9000").StringsVar(&c.Addrs)
 	fg.Flag("clickhouse.database", "Database holding batchwatch's tables (created by migrate).").Default("batchwatch").StringVar(&c.Database)

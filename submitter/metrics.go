@@ -3,6 +3,8 @@ package submitter
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 )
 
 // Metrics are the submitter's own counters (docs/metrics.md); AWS call
@@ -10,6 +12,7 @@ import (
 type Metrics struct {
 	itemsTotal  *prometheus.CounterVec
 	escalations *prometheus.CounterVec
+	sqs         *sqsconsumer.Metrics
 }
 
 // NewMetrics registers batchwatch_submitter_* on reg.
@@ -24,11 +27,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "batchwatch", Subsystem: "submitter", Name: "escalations_total",
 			Help: "Items resubmitted one tier up after their job ran out of memory.",
 		}, []string{"from_tier", "to_tier"}),
+		sqs: sqsconsumer.NewMetrics(reg, "submitter"),
 	}
 	for _, r := range []string{"submitted", "skipped", "failed"} {
 		m.itemsTotal.WithLabelValues(r)
 	}
 	return m
+}
+
+// consumer returns the metrics of the watch's SQS consumer (nil: none).
+func (m *Metrics) consumer() *sqsconsumer.Metrics {
+	if m == nil {
+		return nil
+	}
+	return m.sqs
 }
 
 func (m *Metrics) item(result string) { m.items(result, 1) }

@@ -16,6 +16,8 @@ import (
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/sirupsen/logrus"
+
+	"github.com/batchwatch/batchwatch/backoff"
 )
 
 // Mode is how items become jobs.
@@ -329,18 +331,7 @@ func (r *Runner) settle(ctx context.Context, uncertain []Record) error {
 		return nil
 	}
 	r.log.WithField("wait", wait.Round(time.Millisecond)).Info("waiting for Batch to settle before looking up uncertain submissions")
-	return sleep(ctx, wait)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, wait)
 }
 
 // retryTodo resubmits an item at the attempt its journal row is at; an
@@ -685,7 +676,7 @@ func (r *Runner) submitUnit(ctx context.Context, u *unit) (string, error) {
 			}
 			r.log.WithError(err).WithField("job_name", u.name).Warn("SubmitJob answer lost; looking the job up")
 			// Batch may still be creating the job.
-			if werr := sleep(ctx, r.opts.SettleTime); werr != nil {
+			if werr := backoff.Sleep(ctx, r.opts.SettleTime); werr != nil {
 				return "", fmt.Errorf("submit %s: %w", u.name, err)
 			}
 			found, lerr := r.listByName(ctx, u.queue, strings.ToLower(u.name))
@@ -710,7 +701,7 @@ const maxUncertain = 3
 // waitThrottled pauses after the n-th call whose SDK retries all met 429.
 func waitThrottled(ctx context.Context, n int) error {
 	d := throttleBackoff(n)
-	return sleep(ctx, d+time.Duration(rand.Int64N(int64(d/2)+1)))
+	return backoff.Sleep(ctx, d+time.Duration(rand.Int64N(int64(d/2)+1)))
 }
 
 // recover looks up the jobs of uncertain rows (pending: a run stopped

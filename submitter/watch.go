@@ -4,29 +4,24 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
+	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
 	"github.com/batchwatch/batchwatch/batch"
+	"github.com/batchwatch/batchwatch/sqsconsumer"
 )
-
-// QueueAPI is the part of the SQS client the watcher uses.
-type QueueAPI interface {
-	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
-}
 
 // WatchOptions configure Watch.
 type WatchOptions struct {
 	// Queue and QueueURL: an SQS queue receiving the Batch job events of
 	// this run's jobs (EventBridge → SQS, optionally through SNS). The
 	// watcher deletes every message it reads, so the queue must be its own.
-	Queue    QueueAPI
+	Queue    sqsconsumer.API
 	QueueURL string
+	// Consumer are base settings of the SQS consumer (backoff, hooks);
+	// the queue and wait come from the fields above, and one receiver
+	// applies the events in order of receipt.
+	Consumer sqsconsumer.Config
 	// Escalate resubmits items whose job ran out of memory one tier up.
 	Escalate bool
 	// Timeout ends the watch (0: until every item has finished or ctx
@@ -77,78 +72,108 @@ func (r *Runner) Watch(ctx context.Context, o WatchOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	r.setPhase("watching")
-	byJob := map[string]string{} // job id → item key
-	state := map[string]*itemWatch{}
-	r.mu.Lock()
-	for _, rec := range r.recs {
-		if rec.Kind != KindItem || rec.State != StateSubmitted {
-			continue
-		}
-		byJob[rec.JobID] = rec.ItemKey
-		state[rec.ItemKey] = &itemWatch{}
-	}
-	r.watch = WatchProgress{Active: true, Tracked: len(state), FailedBy: map[string]int{}}
-	r.mu.Unlock()
+	w := r.startWatch(o.Escalate)
 	defer func() {
 		r.mu.Lock()
 		r.watch.Active = false
 		r.mu.Unlock()
 	}()
-	r.log.WithField("items", len(state)).WithField("queue_url", o.QueueURL).Info("watching job events")
+	r.log.WithField("items", len(w.state)).WithField("queue_url", o.QueueURL).Info("watching job events")
+	if r.running(w.state) > 0 {
+		if err := w.consume(ctx, o); err != nil {
+			return err
+		}
+	}
+	return r.endWatch(ctx, w.state)
+}
 
-	for r.running(state) > 0 {
-		out, err := o.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(o.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: o.WaitSeconds,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			r.log.WithError(err).Warn("receive job events failed")
-			if err := waitThrottled(ctx, 0); err != nil {
-				break
-			}
+// watcher is one Watch: the items it follows and what ended it.
+type watcher struct {
+	r        *Runner
+	escalate bool
+	stop     context.CancelFunc
+
+	mu    sync.Mutex
+	byJob map[string]string // job id → item key
+	state map[string]*itemWatch
+	err   error
+}
+
+// startWatch tracks the items whose latest job was submitted.
+func (r *Runner) startWatch(escalate bool) *watcher {
+	w := &watcher{r: r, escalate: escalate, byJob: map[string]string{}, state: map[string]*itemWatch{}}
+	r.setPhase("watching")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.recs {
+		if rec.Kind != KindItem || rec.State != StateSubmitted {
 			continue
 		}
+		w.byJob[rec.JobID] = rec.ItemKey
+		w.state[rec.ItemKey] = &itemWatch{}
+	}
+	r.watch = WatchProgress{Active: true, Tracked: len(w.state), FailedBy: map[string]int{}}
+	return w
+}
+
+// consume receives events until every item finished, an escalation failed
+// or ctx ends.
+func (w *watcher) consume(ctx context.Context, o WatchOptions) error {
+	ctx, w.stop = context.WithCancel(ctx)
+	defer w.stop()
+	cfg := o.Consumer
+	cfg.QueueURL, cfg.Receivers, cfg.WaitTime = o.QueueURL, 1, time.Duration(o.WaitSeconds)*time.Second
+	c := sqsconsumer.New(o.Queue, cfg, w.handle, sqsconsumer.Deps{Metrics: w.r.opts.Metrics.consumer(), Logger: w.r.log, Now: w.r.opts.Now})
+	if err := c.Run(ctx); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// handle applies a received batch of events and escalates the items that
+// ran out of memory. The messages are acknowledged once the escalations are
+// journaled; when one fails they are given back (they come back after
+// their visibility timeout and the journal decides again) and the watch
+// ends with the error.
+func (w *watcher) handle(ctx context.Context, msgs []*sqsconsumer.Message) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.r
+	if w.err == nil {
 		var escalate []string
-		var done []sqstypes.DeleteMessageBatchRequestEntry
-		for i, m := range out.Messages {
-			done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-			ev, err := batch.Parse([]byte(aws.ToString(m.Body)))
+		for _, m := range msgs {
+			ev, err := batch.Parse(m.Body)
 			if err != nil {
 				r.log.WithError(err).Debug("not a job event; dropped")
-				r.watchCount(func(w *WatchProgress) { w.Ignored++ })
+				r.watchCount(func(p *WatchProgress) { p.Ignored++ })
 				continue
 			}
-			if key, ok := r.onEvent(ev, byJob, state, o.Escalate); ok {
+			if key, ok := r.onEvent(ev, w.byJob, w.state, w.escalate); ok {
 				escalate = append(escalate, key)
 			}
 		}
 		if len(escalate) > 0 {
 			ids, err := r.escalate(ctx, escalate)
-			if err != nil {
-				// Leave the messages: they come back after their
-				// visibility timeout and the journal decides again.
-				return err
-			}
+			w.err = err
 			for key, id := range ids {
-				byJob[id] = key
-				state[key] = &itemWatch{}
+				w.byJob[id] = key
+				w.state[key] = &itemWatch{}
 			}
-		}
-		if len(done) > 0 {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_, err := o.Queue.DeleteMessageBatch(dctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(o.QueueURL), Entries: done})
-			cancel()
-			if err != nil {
-				r.log.WithError(err).Warn("delete job events failed; they will be seen again")
-			}
-		}
-		if ctx.Err() != nil {
-			break
 		}
 	}
+	for _, m := range msgs {
+		m.Done(w.err == nil)
+	}
+	if w.err != nil || r.running(w.state) == 0 {
+		w.stop()
+	}
+}
+
+// endWatch reports unfinished items, or submits the deferred fan-in once
+// every item has finished.
+func (r *Runner) endWatch(ctx context.Context, state map[string]*itemWatch) error {
 	left := r.running(state)
 	if left > 0 {
 		r.log.WithField("running", left).Warn("watch ended before every item finished")

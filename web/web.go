@@ -20,15 +20,13 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	"github.com/sirupsen/logrus"
 
-	"github.com/alecthomas/kingpin/v2"
-
+	"github.com/batchwatch/batchwatch/buildinfo"
+	"github.com/batchwatch/batchwatch/flags"
 	"github.com/batchwatch/batchwatch/logging"
 )
 
 // FlagGroup is satisfied by *kingpin.Application and *kingpin.CmdClause.
-type FlagGroup interface {
-	Flag(string, string) *kingpin.FlagClause
-}
+type FlagGroup = flags.Group
 
 // Flags are the web flags of one component: exporter-toolkit's
 // --web.listen-address and --web.config.file, and --web.enable-pprof.
@@ -66,14 +64,23 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Links are extra landing page links (path → text).
 	Links map[string]string
+	// Build is shown on the landing page and served as
+	// batchwatch_build_info beside the Gatherer's metrics (zero: the
+	// running binary's, buildinfo.Read).
+	Build buildinfo.Info
 }
 
 // New builds a server; handlers may be added with Handle before Serve.
 func New(flags *Flags, opts Options, log *logrus.Entry) (*Server, error) {
 	s := &Server{mux: http.NewServeMux(), flags: flags, log: log}
 	links := []web.LandingLinks{}
+	if opts.Build == (buildinfo.Info{}) {
+		opts.Build = buildinfo.Read()
+	}
 	if opts.Gatherer != nil {
-		s.mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		build := prometheus.NewRegistry()
+		build.MustRegister(opts.Build.Collector())
+		s.mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{opts.Gatherer, build}, promhttp.HandlerOpts{
 			ErrorLog:          logrusPrinter{log},
 			EnableOpenMetrics: true,
 		}))
@@ -88,7 +95,7 @@ func New(flags *Flags, opts Options, log *logrus.Entry) (*Server, error) {
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        opts.Name,
 		Description: opts.Description,
-		Version:     "batchwatch",
+		Version:     opts.Build.Version + " (revision " + opts.Build.Revision + ", " + opts.Build.GoVersion + ")",
 		Links:       links,
 	})
 	if err != nil {

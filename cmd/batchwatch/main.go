@@ -16,6 +16,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
 
+	"github.com/batchwatch/batchwatch/buildinfo"
 	"github.com/batchwatch/batchwatch/logging"
 )
 
@@ -35,7 +36,7 @@ func main() {
 func newApp() (*kingpin.Application, []*command, *logging.Config) {
 	app := kingpin.New("batchwatch", "Observability for AWS Batch: job history in ClickHouse, Prometheus metrics, tiered submission.")
 	app.HelpFlag.Short('h')
-	app.Version(version())
+	app.Version(buildinfo.Read().String())
 	logCfg := logging.AddFlags(app)
 	commands := []*command{
 		ingestCommand(app),

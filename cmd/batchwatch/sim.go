@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/batchwatch/batchwatch/awsclient"
+	"github.com/batchwatch/batchwatch/buildinfo"
 	"github.com/batchwatch/batchwatch/sim"
 )
 
@@ -103,7 +104,7 @@ func (f simFlags) config(l *logrus.Entry, awsCfg *awsclient.Config) (sim.Config,
 		cfg.APIRate = -1
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Read().Collector())
 	cfg.Registry = reg
 	return cfg, nil
 }
