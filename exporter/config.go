@@ -201,6 +201,11 @@ type FileConfig struct {
 		Tags []string `yaml:"tags"`
 		// Metric is the Cost Explorer metric (default UnblendedCost).
 		Metric string `yaml:"metric"`
+		// ComputeEnvironmentTag is a cost-allocation tag key whose value,
+		// in each EC2 or Spot compute environment's computeResources.tags,
+		// names that compute environment's instances in the bill: with it
+		// the exporter serves the idle cost (batchwatch_cost_idle_usd).
+		ComputeEnvironmentTag string `yaml:"compute_environment_tag"`
 	} `yaml:"cost"`
 	// Prices are USD per hour for the estimated costs, by capacity:
 	// on_demand, spot, fargate, fargate_spot.
