@@ -131,7 +131,7 @@ func newIdleCollector(book *idleBook, tag string, capacity func() *CapacitySnaps
 	labels := []string{"period", "compute_environment"}
 	return &idleCollector{book: book, tag: tag, capacity: capacity,
 		actual: prometheus.NewDesc("batchwatch_cost_compute_environment_actual_usd",
-			"Actual cost from Cost Explorer of an EC2 or Spot compute environment: the cost under the value of the cost.compute_environment_tag tag that its instances carry. Cached like batchwatch_cost_actual_usd.",
+			"Actual cost from Cost Explorer of an EC2 or Spot compute environment: the cost under the value of the --exporter.cost-compute-environment-tag tag that its instances carry. Cached like batchwatch_cost_actual_usd.",
 			labels, nil),
 		attributed: prometheus.NewDesc("batchwatch_cost_attributed_usd",
 			"Estimated cost of the attempts that finished on an EC2 or Spot compute environment (as batchwatch_job_estimated_cost_usd_total), split over the UTC days they ran; only attempts finished since batchwatch_cost_attributed_since_timestamp_seconds.",
@@ -202,7 +202,7 @@ func (c *idleCollector) collect(rows []CostRow, at time.Time, ch chan<- promethe
 // configuration names the compute environment tag.
 func (x *Exporter) newCostCollector(tagLabels []string) *costCollector {
 	c := newCostCollector(x.cost, tagLabels)
-	if tag := x.cfg.File.Cost.ComputeEnvironmentTag; tag != "" {
+	if tag := x.cfg.CostComputeEnvironmentTag; tag != "" {
 		x.cost.ceTag = tag
 		c.idle = newIdleCollector(x.state.idle, tag, x.Capacity)
 	}

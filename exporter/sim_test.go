@@ -106,12 +106,12 @@ func (e *simEnv) exporter(t *testing.T, cfg *Config, withSQS bool) (*Exporter, *
 	if withSQS {
 		cfg.SQSQueueURL = e.qURL
 	}
+	// The scenario's compute environments tag their instances with their
+	// own names.
+	cfg.CostComputeEnvironmentTag = "batchwatch-ce"
 	if err := cfg.Prepare(nil); err != nil {
 		t.Fatal(err)
 	}
-	// The scenario's compute environments tag their instances with their
-	// own names.
-	cfg.File.Cost.ComputeEnvironmentTag = "batchwatch-ce"
 	reg := prometheus.NewRegistry()
 	m := awsclient.NewMetrics(reg, "batchwatch_exporter")
 	deps := Deps{
