@@ -18,7 +18,10 @@ type Routing struct {
 	// Default receives what no team claims (and every alert without a
 	// job_queue label: the exporter's and ingest's own).
 	Default Team `yaml:"default"`
-	// Teams claim job queues by name (regular expressions, anchored).
+	// Teams claim job queues and job definitions by name (regular
+	// expressions, anchored). A job definition's claim comes first: it
+	// takes the alerts that carry a job_definition label (the failure
+	// spike of a job definition), the queue's claim the rest.
 	Teams []Team `yaml:"teams"`
 	// PagerDutyURL is the Events API v2 endpoint of pagerduty_routing_key.
 	PagerDutyURL string `yaml:"pagerduty_url"`
@@ -47,6 +50,10 @@ type Team struct {
 	Name string `yaml:"name"`
 	// Queues are regular expressions matched against the whole job_queue.
 	Queues []string `yaml:"queues"`
+	// JobDefinitions are regular expressions matched against the whole
+	// job_definition (the name, without revision). Job tags (a team tag)
+	// are not labels of the failure metrics, so they cannot route.
+	JobDefinitions []string `yaml:"job_definitions"`
 	// PageURL is a webhook receiving the team's pages (critical) as
 	// Alertmanager's JSON; PagerDutyRoutingKey, when set, also sends them
 	// to PagerDuty with the page text of batchwatch.tmpl.
@@ -100,13 +107,32 @@ func (r Routing) Validate() error {
 			return fmt.Errorf("alerts config: team name %q must be unique, lower case, digits, _ and -", t.Name)
 		}
 		seen[t.Name] = true
-		if len(t.Queues) == 0 || (t.PageURL == "" && t.PagerDutyRoutingKey == "") || t.TicketURL == "" {
-			return fmt.Errorf("alerts config: team %s needs queues, a page_url or pagerduty_routing_key, and a ticket_url", t.Name)
+		if err := t.validate(); err != nil {
+			return err
 		}
-		for _, q := range t.Queues {
-			if _, err := regexp.Compile("^(?:" + q + ")$"); err != nil {
-				return fmt.Errorf("alerts config: team %s queue %q: %w", t.Name, q, err)
-			}
+	}
+	return nil
+}
+
+// validate checks one team's claims and receivers.
+func (t Team) validate() error {
+	if len(t.Queues)+len(t.JobDefinitions) == 0 || (t.PageURL == "" && t.PagerDutyRoutingKey == "") || t.TicketURL == "" {
+		return fmt.Errorf("alerts config: team %s needs queues or job_definitions, a page_url or pagerduty_routing_key, and a ticket_url", t.Name)
+	}
+	for _, q := range t.Queues {
+		if _, err := regexp.Compile("^(?:" + q + ")$"); err != nil {
+			return fmt.Errorf("alerts config: team %s queue %q: %w", t.Name, q, err)
+		}
+	}
+	for _, jd := range t.JobDefinitions {
+		re, err := regexp.Compile("^(?:" + jd + ")$")
+		if err != nil {
+			return fmt.Errorf("alerts config: team %s job definition %q: %w", t.Name, jd, err)
+		}
+		// An alert without the label has job_definition="": a pattern
+		// matching it would take every queue's alerts.
+		if re.MatchString("") {
+			return fmt.Errorf("alerts config: team %s job definition %q matches the empty name (every alert without a job definition)", t.Name, jd)
 		}
 	}
 	return nil
@@ -201,12 +227,8 @@ func RenderAlertmanager(r Routing) ([]byte, error) {
 			{Name: ReceiverHeartbeat, WebhookConfigs: []amWebhook{{URL: r.HeartbeatURL}}},
 		},
 	}
+	cfg.Route.Routes = append(cfg.Route.Routes, teamRoutes(r)...)
 	for _, t := range r.Teams {
-		cfg.Route.Routes = append(cfg.Route.Routes, amRoute{
-			Receiver: t.Name + "-" + ReceiverTicket,
-			Matchers: []string{fmt.Sprintf("job_queue=~%q", strings.Join(t.Queues, "|"))},
-			Routes:   severityRoutes(r.Page, t.Name+"-"),
-		})
 		cfg.Receivers = append(cfg.Receivers, teamReceivers(r, t, t.Name+"-")...)
 	}
 	cfg.Route.Routes = append(cfg.Route.Routes, severityRoutes(r.Page, "")...)
@@ -224,6 +246,41 @@ func RenderAlertmanager(r Routing) ([]byte, error) {
 		return nil, fmt.Errorf("render alertmanager config: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// teamRoutes are the teams' claims. A queue's route first hands the
+// alerts of other teams' job definitions to them, then keeps the rest,
+// its own team's definitions included: the queue's and its definitions'
+// spike alerts of one team share a route, hence a group and one page.
+// Definition claims on queues no team claims come after every queue.
+func teamRoutes(r Routing) []amRoute {
+	claim := func(t Team, label string, names []string, first []amRoute) amRoute {
+		return amRoute{
+			Receiver: t.Name + "-" + ReceiverTicket,
+			Matchers: []string{fmt.Sprintf("%s=~%q", label, strings.Join(names, "|"))},
+			Routes:   append(first, severityRoutes(r.Page, t.Name+"-")...),
+		}
+	}
+	var defs []amRoute
+	for _, t := range r.Teams {
+		if len(t.JobDefinitions) > 0 {
+			defs = append(defs, claim(t, "job_definition", t.JobDefinitions, nil))
+		}
+	}
+	var out []amRoute
+	for _, t := range r.Teams {
+		if len(t.Queues) == 0 {
+			continue
+		}
+		var others []amRoute
+		for _, u := range r.Teams {
+			if u.Name != t.Name && len(u.JobDefinitions) > 0 {
+				others = append(others, claim(u, "job_definition", u.JobDefinitions, nil))
+			}
+		}
+		out = append(out, claim(t, "job_queue", t.Queues, others))
+	}
+	return append(out, defs...)
 }
 
 // severityRoutes sends one team's alerts by severity. Pages are grouped by

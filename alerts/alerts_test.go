@@ -292,7 +292,8 @@ func TestAlertmanagerTeams(t *testing.T) {
 routing:
   teams:
     - {name: data, queues: [etl-.*, spike], pagerduty_routing_key: abc, ticket_url: http://tickets/data}
-    - {name: ml, queues: [gpu], page_url: http://pager/ml, ticket_url: http://tickets/ml}
+    - {name: ml, queues: [gpu], job_definitions: [train-.*], page_url: http://pager/ml, ticket_url: http://tickets/ml}
+    - {name: search, job_definitions: [index], page_url: http://pager/search, ticket_url: http://tickets/search}
 `), &c)
 	if err != nil {
 		t.Fatal(err)
@@ -318,10 +319,39 @@ routing:
 		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu"}, "ml-page"},
 		{[]string{"alertname=BatchwatchExporterDown", "severity=critical"}, ReceiverPage},
 		{[]string{"alertname=BatchwatchWatchdog", "severity=info", "job_queue=gpu"}, ReceiverHeartbeat},
+		// A job definition's spike goes to the team that claims the
+		// definition, wherever it runs; the queue's spike to the queue's.
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=etl-nightly", "job_definition=train-bert"}, "ml-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=etl-nightly", "job_definition=index"}, "search-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=etl-nightly", "job_definition=load"}, "data-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=shared", "job_definition=index"}, "search-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=shared", "job_definition=index-2"}, ReceiverPage},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=job_definition", "job_queue=gpu", "job_definition=train-bert"}, "ml-page"},
+		{[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "scope=queue", "job_queue=shared"}, ReceiverPage},
 	})
+	// A team's queue spike and its own definition's spike in that queue
+	// share a route, hence one group and one page.
+	if !sameRoute(t, path, []string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu"},
+		[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu", "job_definition=train-bert"}) {
+		t.Error("ml's queue and definition spikes in its own queue are routed apart: two pages")
+	}
+	if sameRoute(t, path, []string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu"},
+		[]string{"alertname=BatchwatchJobFailureSpike", "severity=critical", "job_queue=gpu", "job_definition=index"}) {
+		t.Error("sameRoute cannot tell ml's queue route from search's definition route")
+	}
 	if !strings.Contains(string(am), "routing_key: abc") || !strings.Contains(string(am), `batchwatch.page.text`) {
 		t.Errorf("team data pages PagerDuty with the page text:\n%s", am)
 	}
+}
+
+// sameRoute says whether two label sets end on the same route: amtool
+// prints the path of matchers in its tree output.
+func sameRoute(t *testing.T, config string, a, b []string) bool {
+	t.Helper()
+	tree := func(labels []string) string {
+		return run(t, "amtool", append([]string{"config", "routes", "test", "--config.file=" + config, "--tree"}, labels...)...)
+	}
+	return tree(a) == tree(b)
 }
 
 func lastLine(s string) string {
@@ -368,12 +398,15 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("routing without receivers must be rejected")
 	}
 	for doc, want := range map[string]string{
-		"failure_spike: {windw: 5m}":                                                   "field windw not found",
-		"failure_spike: {not_paging_failure_classes: [canceled]}":                      `unknown failure class "canceled"`,
-		"routing: {teams: [{name: Data, queues: [a], page_url: x, ticket_url: y}]}":    `team name "Data"`,
-		"routing: {teams: [{name: data, queues: ['(' ], page_url: x, ticket_url: y}]}": "queue",
-		"routing: {teams: [{name: data, queues: [a], ticket_url: y}]}":                 "needs queues, a page_url",
-		"failure_spike: {window: 0s}":                                                  "failure_spike window must be positive",
+		"failure_spike: {windw: 5m}":                                                                   "field windw not found",
+		"failure_spike: {not_paging_failure_classes: [canceled]}":                                      `unknown failure class "canceled"`,
+		"routing: {teams: [{name: Data, queues: [a], page_url: x, ticket_url: y}]}":                    `team name "Data"`,
+		"routing: {teams: [{name: data, queues: ['(' ], page_url: x, ticket_url: y}]}":                 "queue",
+		"routing: {teams: [{name: data, queues: [a], ticket_url: y}]}":                                 "needs queues or job_definitions, a page_url",
+		"routing: {teams: [{name: data, page_url: x, ticket_url: y}]}":                                 "needs queues or job_definitions",
+		"routing: {teams: [{name: data, job_definitions: ['(' ], page_url: x, ticket_url: y}]}":        "job definition",
+		"routing: {teams: [{name: data, job_definitions: ['train-.*|'], page_url: x, ticket_url: y}]}": "matches the empty name",
+		"failure_spike: {window: 0s}":                                                                  "failure_spike window must be positive",
 	} {
 		c := DefaultConfig()
 		err := ParseConfig([]byte(doc), &c)

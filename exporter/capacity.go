@@ -35,6 +35,9 @@ type CEInfo struct {
 	DesiredVCPUs  *int32
 	Cluster       string
 	InstanceTypes []string
+	// Tags are computeResources.tags, which Batch puts on the instances it
+	// launches (not the compute environment's own resource tags).
+	Tags map[string]string
 }
 
 // CapacitySnapshot is the latest description of queues and compute
@@ -95,6 +98,7 @@ func describeCapacity(ctx context.Context, api BatchAPI, allow []string, now fun
 				ci.Capacity = string(cr.Type)
 				ci.MinVCPUs, ci.MaxVCPUs, ci.DesiredVCPUs = cr.MinvCpus, cr.MaxvCpus, cr.DesiredvCpus
 				ci.InstanceTypes = cr.InstanceTypes
+				ci.Tags = cr.Tags
 			}
 			snap.CEs = append(snap.CEs, ci)
 		}

@@ -14,6 +14,8 @@ var errNoCost = errors.New("no Cost Explorer answer yet")
 type costCollector struct {
 	cache             *costCache
 	actual, refreshed *prometheus.Desc
+	// idle is nil without a compute environment tag.
+	idle *idleCollector
 }
 
 func newCostCollector(cache *costCache, tagLabels []string) *costCollector {
@@ -37,5 +39,9 @@ func (c *costCollector) Update(_ context.Context, ch chan<- prometheus.Metric) e
 		ch <- prometheus.MustNewConstMetric(c.actual, prometheus.GaugeValue, r.USD, append([]string{r.Period}, r.Tags...)...)
 	}
 	ch <- prometheus.MustNewConstMetric(c.refreshed, prometheus.GaugeValue, float64(at.UnixMilli())/1000)
+	if c.idle != nil {
+		ceRows, _ := c.cache.ceSnapshot()
+		c.idle.collect(ceRows, at, ch)
+	}
 	return nil
 }

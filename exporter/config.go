@@ -75,6 +75,10 @@ type Config struct {
 	// CostDailyCalls is the most GetCostAndUsage requests (pages
 	// included) in any 24 hours.
 	CostDailyCalls int
+	// CostComputeEnvironmentTag is the tag key whose value names each EC2
+	// or Spot compute environment in its computeResources.tags; with it
+	// the exporter serves the idle cost (idle.go).
+	CostComputeEnvironmentTag string
 
 	// File holds what --exporter.config says (defaults when no file).
 	File *FileConfig
@@ -103,6 +107,7 @@ func AddFlags(fg flags.Group) (*Config, *string) {
 	fg.Flag("exporter.cost-tags", "Cost-allocation tag keys (comma-separated, at most 2): labels tag_<key> on the cost metrics and Cost Explorer's group-by.").StringsVar(&c.CostTags)
 	fg.Flag("exporter.cost-refresh-interval", "Ask Cost Explorer (GetCostAndUsage, USD 0.01 per request) this often; 0 disables actual costs.").Default("6h").DurationVar(&c.CostRefreshInterval)
 	fg.Flag("exporter.cost-daily-calls", "At most this many Cost Explorer requests (pages included) in any 24 hours.").Default("24").IntVar(&c.CostDailyCalls)
+	fg.Flag("exporter.cost-compute-environment-tag", "Cost-allocation tag key whose value names each EC2/Spot compute environment in its computeResources.tags (on its instances): serves the idle cost per compute environment, Cost Explorer's minus the estimate (one more request per refresh).").StringVar(&c.CostComputeEnvironmentTag)
 	file := fg.Flag("exporter.config", "YAML file with tiers, the price table for estimated costs and extra instance types (see exporter/README.md).").String()
 	return c, file
 }
@@ -130,6 +135,9 @@ func (c *Config) Prepare(file *FileConfig) error {
 	}
 	if len(c.CostTags) == 0 {
 		c.CostTags = splitList(file.Cost.Tags)
+	}
+	if c.CostComputeEnvironmentTag == "" {
+		c.CostComputeEnvironmentTag = file.Cost.ComputeEnvironmentTag
 	}
 	c.File = file
 	if c.ResyncInterval <= 0 {
@@ -201,6 +209,9 @@ type FileConfig struct {
 		Tags []string `yaml:"tags"`
 		// Metric is the Cost Explorer metric (default UnblendedCost).
 		Metric string `yaml:"metric"`
+		// ComputeEnvironmentTag is used when
+		// --exporter.cost-compute-environment-tag is not given.
+		ComputeEnvironmentTag string `yaml:"compute_environment_tag"`
 	} `yaml:"cost"`
 	// Prices are USD per hour for the estimated costs, by capacity:
 	// on_demand, spot, fargate, fargate_spot.

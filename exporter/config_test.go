@@ -98,6 +98,15 @@ func TestConfigPrepare(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	// The compute environment tag: the flag wins over the file.
+	fc, _ = ParseFileConfig([]byte("cost: {compute_environment_tag: from-file}"))
+	for flag, want := range map[string]string{"": "from-file", "from-flag": "from-flag"} {
+		c := base()
+		c.CostComputeEnvironmentTag = flag
+		if err := c.Prepare(fc); err != nil || c.CostComputeEnvironmentTag != want {
+			t.Errorf("flag %q, file from-file: %q (%v), want %q", flag, c.CostComputeEnvironmentTag, err, want)
+		}
+	}
 	if got := TagLabel("cost-center.team"); got != "tag_cost_center_team" {
 		t.Errorf("TagLabel %s", got)
 	}

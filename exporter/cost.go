@@ -34,16 +34,20 @@ type CostRow struct {
 
 // costCache asks Cost Explorer for the actual cost grouped by the cost
 // tags, at most budget requests in any 24 hours, and keeps the answer: one
-// request (and its pages) covers yesterday and the month so far.
+// request (and its pages) covers yesterday and the month so far. With a
+// compute environment tag it asks a second time, grouped by that tag, for
+// the idle cost (idle.go).
 type costCache struct {
 	api    CostExplorerAPI
 	tags   []string
+	ceTag  string
 	metric string
 	budget int
 	now    func() time.Time
 
 	mu        sync.Mutex
 	rows      []CostRow
+	ceRows    []CostRow
 	refreshed time.Time
 	calls     []time.Time
 }
@@ -91,8 +95,28 @@ const costDay = "2006-01-02"
 func (c *costCache) refresh(ctx context.Context) error {
 	now := c.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	rows, err := c.query(ctx, c.tags, today)
+	if err != nil {
+		return err
+	}
+	var ceRows []CostRow
+	if c.ceTag != "" {
+		if ceRows, err = c.query(ctx, []string{c.ceTag}, today); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.rows, c.ceRows, c.refreshed = rows, ceRows, c.now()
+	c.mu.Unlock()
+	return nil
+}
+
+// query asks for the daily cost from the start of the month (or yesterday,
+// on the first) to today included, grouped by the tag keys, pages
+// included, and sums it by period.
+func (c *costCache) query(ctx context.Context, keys []string, today time.Time) ([]CostRow, error) {
 	yesterday := today.AddDate(0, 0, -1)
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	monthStart := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC)
 	start := monthStart
 	if yesterday.Before(start) {
 		start = yesterday
@@ -102,31 +126,27 @@ func (c *costCache) refresh(ctx context.Context) error {
 		Metrics:     []string{c.metric},
 		TimePeriod:  &cetypes.DateInterval{Start: aws.String(start.Format(costDay)), End: aws.String(today.AddDate(0, 0, 1).Format(costDay))},
 	}
-	for _, k := range c.tags {
+	for _, k := range keys {
 		in.GroupBy = append(in.GroupBy, cetypes.GroupDefinition{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String(k)})
 	}
 	sums := costSums{}
 	for {
 		if !c.spend() {
-			return errCostBudget
+			return nil, errCostBudget
 		}
 		out, err := c.api.GetCostAndUsage(ctx, in)
 		if err != nil {
-			return fmt.Errorf("get cost and usage: %w", err)
+			return nil, fmt.Errorf("get cost and usage: %w", err)
 		}
 		for _, res := range out.ResultsByTime {
-			c.addResult(sums, res, yesterday, monthStart)
+			c.addResult(sums, len(keys), res, yesterday, monthStart)
 		}
 		if aws.ToString(out.NextPageToken) == "" {
 			break
 		}
 		in.NextPageToken = out.NextPageToken
 	}
-	rows := sums.rows()
-	c.mu.Lock()
-	c.rows, c.refreshed = rows, c.now()
-	c.mu.Unlock()
-	return nil
+	return sums.rows(), nil
 }
 
 // costSums adds up costs by period and tag values.
@@ -143,8 +163,8 @@ func (sums costSums) add(period string, tags []string, usd float64) {
 }
 
 // addResult adds one day of Cost Explorer's answer to yesterday's and the
-// month's sums, per tag group when the cache groups by tags.
-func (c *costCache) addResult(sums costSums, res cetypes.ResultByTime, yesterday, monthStart time.Time) {
+// month's sums, per tag group when the request groups by nkeys tags.
+func (c *costCache) addResult(sums costSums, nkeys int, res cetypes.ResultByTime, yesterday, monthStart time.Time) {
 	if res.TimePeriod == nil {
 		return
 	}
@@ -159,7 +179,7 @@ func (c *costCache) addResult(sums costSums, res cetypes.ResultByTime, yesterday
 	if !d.Before(monthStart) {
 		periods = append(periods, PeriodMonthToDate)
 	}
-	if len(c.tags) == 0 {
+	if nkeys == 0 {
 		usd := amount(res.Total[c.metric])
 		for _, p := range periods {
 			sums.add(p, nil, usd)
@@ -167,8 +187,8 @@ func (c *costCache) addResult(sums costSums, res cetypes.ResultByTime, yesterday
 		return
 	}
 	for _, g := range res.Groups {
-		tags := make([]string, len(c.tags))
-		for i := range c.tags {
+		tags := make([]string, nkeys)
+		for i := range tags {
 			if i < len(g.Keys) {
 				// Tag group keys read "<key>$<value>".
 				_, v, _ := strings.Cut(g.Keys[i], "$")
@@ -216,6 +236,14 @@ func amount(v cetypes.MetricValue) float64 {
 		return 0
 	}
 	return f
+}
+
+// ceSnapshot returns the cached cost per value of the compute environment
+// tag and when it was fetched.
+func (c *costCache) ceSnapshot() ([]CostRow, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ceRows, c.refreshed
 }
 
 // snapshot returns the cached rows and when they were fetched (zero before

@@ -111,7 +111,7 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		x.cost = newCostCache(deps.CostExplorer, cfg.CostTags, cfg.File.Cost.Metric, cfg.CostDailyCalls, deps.Now)
 		x.costRefreshErr = promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "batchwatch", Subsystem: "exporter", Name: "cost_refresh_errors_total",
 			Help: "Cost Explorer refreshes that failed or were skipped because the daily call budget was spent."})
-		collectors["cost"] = newCostCollector(x.cost, tagLabels)
+		collectors["cost"] = x.newCostCollector(tagLabels)
 	}
 	if err := x.watchSQSQueues(deps, collectors); err != nil {
 		return nil, err
@@ -219,6 +219,7 @@ func (x *Exporter) RefreshCapacity(ctx context.Context) error {
 	}
 	fits, clusters, queueCap, unknown := capacityModel(snap, x.types)
 	x.state.SetCapacity(fits, clusters, queueCap)
+	x.state.idle.setCEs(snap)
 	names := make([]string, 0, len(snap.Queues))
 	for _, q := range snap.Queues {
 		names = append(names, q.Name)

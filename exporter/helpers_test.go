@@ -413,7 +413,7 @@ func (f *fakeBatch) DescribeComputeEnvironments(_ context.Context, _ *awsbatch.D
 			State:         batchtypes.CEState(ce.State), Status: batchtypes.CEStatus(ce.Status), Type: batchtypes.CEType(ce.Type)}
 		if ce.Type == "MANAGED" {
 			d.ComputeResources = &batchtypes.ComputeResource{Type: batchtypes.CRType(ce.Capacity), MaxvCpus: ce.MaxVCPUs,
-				MinvCpus: ce.MinVCPUs, DesiredvCpus: ce.DesiredVCPUs, InstanceTypes: ce.InstanceTypes}
+				MinvCpus: ce.MinVCPUs, DesiredvCpus: ce.DesiredVCPUs, InstanceTypes: ce.InstanceTypes, Tags: ce.Tags}
 		}
 		out.ComputeEnvironments = append(out.ComputeEnvironments, d)
 	}

@@ -99,13 +99,16 @@ func (e *simEnv) exporter(t *testing.T, cfg *Config, withSQS bool) (*Exporter, *
 	cfg.CapacityInterval = 100 * time.Millisecond
 	cfg.BatchAPIRate = 2000
 	cfg.FinishedWindow = 24 * time.Hour
-	cfg.DescribeLimit, cfg.DedupCapacity, cfg.CostDailyCalls = 1000, 100000, 24
+	cfg.DescribeLimit, cfg.DedupCapacity, cfg.CostDailyCalls = 1000, 100000, 48
 	cfg.SQSReceivers, cfg.SQSWaitTime = 3, time.Second
 	cfg.TierTag = "tier"
 	cfg.CostTags = []string{"team", "tier"}
 	if withSQS {
 		cfg.SQSQueueURL = e.qURL
 	}
+	// The scenario's compute environments tag their instances with their
+	// own names.
+	cfg.CostComputeEnvironmentTag = "batchwatch-ce"
 	if err := cfg.Prepare(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -474,9 +477,10 @@ func testAgainstSimulator(t *testing.T, resync time.Duration, seed uint64) {
 	if d := diffFloats(want, got); d != "" {
 		t.Fatalf("actual cost differs from the simulator's Cost Explorer:\n%s", d)
 	}
+	checkIdleCost(t, env, x, reg, truth)
 	ceCalls := counterValue(t, reg, "batchwatch_exporter_aws_calls_total", map[string]string{"operation": "GetCostAndUsage"})
-	if ceCalls < 2 || ceCalls > 24 || float64(x.cost.callsLastDay()) != ceCalls {
-		t.Fatalf("%v Cost Explorer calls (budget 24 a day)", ceCalls)
+	if ceCalls < 2 || ceCalls > 48 || float64(x.cost.callsLastDay()) != ceCalls {
+		t.Fatalf("%v Cost Explorer calls (budget 48 a day)", ceCalls)
 	}
 
 	// A restart rebuilds the gauges from one resync.
@@ -529,5 +533,138 @@ func (e *simEnv) waitDrainedSim(t *testing.T) {
 	case <-e.runDone:
 	case <-time.After(2 * time.Minute):
 		t.Fatal("simulation did not end")
+	}
+}
+
+// simCost asks the simulator's Cost Explorer for the cost grouped by one
+// tag over [start, end) at a granularity, pages included, summed by the
+// tag's value.
+func simCost(t *testing.T, env *simEnv, key, granularity string, start, end time.Time) map[string]float64 {
+	t.Helper()
+	in := &costexplorer.GetCostAndUsageInput{
+		Granularity: cetypes.Granularity(granularity), Metrics: []string{"UnblendedCost"},
+		TimePeriod: &cetypes.DateInterval{Start: aws.String(start.Format("2006-01-02")), End: aws.String(end.Format("2006-01-02"))},
+		GroupBy:    []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String(key)}},
+	}
+	out := map[string]float64{}
+	for {
+		page, err := env.ce.GetCostAndUsage(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.ResultsByTime {
+			for _, g := range r.Groups {
+				k, v, _ := strings.Cut(g.Keys[0], "$")
+				if k != key {
+					t.Fatalf("group key %q, want %s$<value>", g.Keys[0], key)
+				}
+				out[v] += amount(g.Metrics["UnblendedCost"])
+			}
+		}
+		if aws.ToString(page.NextPageToken) == "" {
+			return out
+		}
+		in.NextPageToken = page.NextPageToken
+	}
+}
+
+// attributedFromTruth is the estimated cost of every attempt of the truth,
+// at the exporter's prices, per UTC day and compute environment: in the
+// scenario only etl runs, on spot (spot attempts) or ondemand.
+func attributedFromTruth(truth []sim.TruthJob, prices map[string]Price) map[time.Time]map[string]float64 {
+	out := map[time.Time]map[string]float64{}
+	for _, j := range truth {
+		if j.ArraySize > 0 {
+			continue
+		}
+		for _, a := range j.AttemptsInfo {
+			if a.StartedAtMS <= 0 || a.StoppedAtMS < a.StartedAtMS {
+				continue
+			}
+			ce, p := "ondemand", prices[CapacityOnDemand]
+			if a.Spot {
+				ce, p = "spot", prices[CapacitySpot]
+			}
+			perSec := (j.VCPUs*p.VCPUHour + float64(j.MemoryMiB)/1024*p.GiBHour + float64(j.GPUs)*p.GPUHour) / 3600
+			for from := time.UnixMilli(a.StartedAtMS).UTC(); ; {
+				day := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+				to := time.UnixMilli(a.StoppedAtMS).UTC()
+				if next := day.AddDate(0, 0, 1); next.Before(to) {
+					to = next
+				}
+				if out[day] == nil {
+					out[day] = map[string]float64{}
+				}
+				out[day][ce] += perSec * to.Sub(from).Seconds()
+				if !to.Before(time.UnixMilli(a.StoppedAtMS)) {
+					break
+				}
+				from = to
+			}
+		}
+	}
+	return out
+}
+
+// checkIdleCost compares the exporter's actual, attributed and idle cost
+// per compute environment with the simulator's Cost Explorer grouped by
+// the compute environments' tag (asked monthly and daily) and the estimate
+// computed from the truth.
+func checkIdleCost(t *testing.T, env *simEnv, x *Exporter, reg *prometheus.Registry, truth []sim.TruthJob) {
+	t.Helper()
+	_, at := x.cost.ceSnapshot()
+	at = at.UTC()
+	today := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
+	monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+	periods := []struct {
+		name, granularity string
+		start, end        time.Time
+	}{
+		{PeriodMonthToDate, "MONTHLY", monthStart, today.AddDate(0, 0, 1)},
+		{PeriodYesterday, "DAILY", today.AddDate(0, 0, -1), today},
+	}
+	byDay := attributedFromTruth(truth, x.cfg.File.Prices)
+	want := map[string]float64{}
+	for _, p := range periods {
+		actual := simCost(t, env, "batchwatch-ce", p.granularity, p.start, p.end)
+		attributed := map[string]float64{}
+		for day, ces := range byDay {
+			if !day.Before(p.start) && day.Before(p.end) {
+				for ce, usd := range ces {
+					attributed[ce] += usd
+				}
+			}
+		}
+		for _, ce := range []string{"spot", "ondemand"} {
+			want["actual/"+p.name+"/"+ce] = actual[ce]
+			want["attributed/"+p.name+"/"+ce] = attributed[ce]
+			want["idle/"+p.name+"/"+ce] = actual[ce] - attributed[ce]
+		}
+	}
+	if want["actual/"+PeriodYesterday+"/spot"] == 0 || want["attributed/"+PeriodYesterday+"/spot"] == 0 ||
+		want["idle/"+PeriodMonthToDate+"/ondemand"] <= 0 {
+		t.Fatalf("too little cost to compare: %v", want)
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		kind, ok := map[string]string{"batchwatch_cost_compute_environment_actual_usd": "actual",
+			"batchwatch_cost_attributed_usd": "attributed", "batchwatch_cost_idle_usd": "idle"}[mf.GetName()]
+		if !ok {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			got[kind+"/"+l["period"]+"/"+l["compute_environment"]] = m.GetGauge().GetValue()
+		}
+	}
+	if d := diffFloats(want, got); d != "" {
+		t.Fatalf("idle cost differs from the simulator's bill minus the truth's estimate:\n%s", d)
 	}
 }

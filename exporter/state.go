@@ -65,6 +65,9 @@ type State struct {
 	// still to describe.
 	defTags  map[string]map[string]string
 	wantTags map[string]bool
+
+	// idle attributes estimated costs to compute environments (idle.go).
+	idle *idleBook
 }
 
 // seriesKey names one set of outcome series.
@@ -109,6 +112,7 @@ func newState(cfg StateConfig, m *jobMetrics) *State {
 		zeroed:    map[seriesKey]struct{}{},
 		usageKeys: map[string]usageKey{}, interned: map[string]string{}, usageSeen: newRecentSet(16384),
 		defTags: map[string]map[string]string{}, wantTags: map[string]bool{},
+		idle: newIdleBook(cfg.Now()),
 	}
 	if len(cfg.Queues) > 0 {
 		s.allow = map[string]bool{}
@@ -552,6 +556,18 @@ func (s *State) countCost(e *jobEntry, j *batch.Job, a *batch.Attempt, tier stri
 	p := s.prices[capacity]
 	usd := (req.vcpus*p.VCPUHour + gib*p.GiBHour + float64(req.gpus)*p.GPUHour) * seconds / 3600
 	s.m.costUSD.WithLabelValues(labels...).Add(usd)
+	s.idle.add(s.queues[e.queue].name, attemptCluster(a), j.Platform == batch.PlatformFargate, a.StartedAtMs, a.StoppedAtMs, usd)
+}
+
+// attemptCluster is the ECS cluster of an attempt's container instance or
+// task, "" when neither says.
+func attemptCluster(a *batch.Attempt) string {
+	for _, arn := range []string{a.ContainerInstanceARN, a.TaskARN} {
+		if c := ecsCluster(arn); c != "" {
+			return c
+		}
+	}
+	return ""
 }
 
 // capacityOf finds where an attempt ran: the compute environment of the

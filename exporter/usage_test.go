@@ -42,11 +42,17 @@ func TestUsageMetrics(t *testing.T) {
 	}
 	// 1 GiB of 4 used, 0.5 of 2 vCPUs, for an hour; again (a redelivery);
 	// and a job the exporter never saw start.
-	for want, ev := range map[string]*batch.Event{
-		resultApplied:   usageEvent(t, "u-1", "a", "q1", 1<<30, 0.5, 3600),
-		resultDuplicate: usageEvent(t, "u-1", "a", "q1", 1<<30, 0.5, 3600),
-		resultIgnored:   usageEvent(t, "u-2", "nobody", "q1", 1<<30, 0.5, 3600),
+	// In this order: a map's would be random, and the redelivery must
+	// come second.
+	for _, tc := range []struct {
+		want string
+		ev   *batch.Event
+	}{
+		{resultApplied, usageEvent(t, "u-1", "a", "q1", 1<<30, 0.5, 3600)},
+		{resultDuplicate, usageEvent(t, "u-1", "a", "q1", 1<<30, 0.5, 3600)},
+		{resultIgnored, usageEvent(t, "u-2", "nobody", "q1", 1<<30, 0.5, 3600)},
 	} {
+		want, ev := tc.want, tc.ev
 		if r := x.State().ApplyEvent(ev, ms(70)); r != want {
 			t.Errorf("usage event %s of job %s: %s, want %s", ev.ID, ev.Job.ID, r, want)
 		}

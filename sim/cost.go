@@ -165,15 +165,19 @@ func (s *Sim) ec2Dims(inst *instance) int32 {
 }
 
 // costTags returns the tag set a job's cost is attributed to: the compute
-// environment's tags, plus the job's and its definition's when the job
-// propagates tags.
+// environment's tags (computeResources.tags, on the instances; Fargate has
+// no instances and Batch puts them on no task), plus the job's and its
+// definition's when the job propagates tags.
 func (s *Sim) costTags(j *job, ce *computeEnv) int32 {
 	if j.costCE == ce {
 		return j.costTagID
 	}
-	tags := copyMap(ce.tags)
-	if tags == nil {
-		tags = map[string]string{}
+	tags := map[string]string{}
+	if !ce.fargate {
+		tags = copyMap(ce.tags)
+		if tags == nil {
+			tags = map[string]string{}
+		}
 	}
 	if j.propagateTags {
 		for k, v := range j.def.detail.Tags {

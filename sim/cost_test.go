@@ -160,3 +160,30 @@ func TestCostExplorerLag(t *testing.T) {
 		t.Fatalf("costs older than the lag are missing: %v", got)
 	}
 }
+
+// Grouped by a tag each compute environment sets in computeResources.tags,
+// an EC2 compute environment's cost is its instances' whole cost (jobs'
+// shares and idle time: the EC2 service's total here, asked by dimension),
+// and Fargate tasks do not carry their compute environment's tags.
+func TestCostExplorerByComputeEnvironmentTag(t *testing.T) {
+	h := costRun(t, func(c *Config) {
+		for i := range c.Scenario.ComputeEnvironments {
+			ce := &c.Scenario.ComputeEnvironments[i]
+			ce.Tags = map[string]string{"ce": ce.Name}
+		}
+	})
+	period := &cetypes.DateInterval{Start: aws.String(testStart.Format("2006-01-02")), End: aws.String(testStart.AddDate(0, 0, 1).Format("2006-01-02"))}
+	byCE, _ := costs(t, h, &costexplorer.GetCostAndUsageInput{TimePeriod: period, Granularity: cetypes.GranularityDaily,
+		Metrics: []string{"UnblendedCost"}, GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeTag, Key: aws.String("ce")}},
+	}, "UnblendedCost")
+	byService, _ := costs(t, h, &costexplorer.GetCostAndUsageInput{TimePeriod: period, Granularity: cetypes.GranularityDaily,
+		Metrics: []string{"UnblendedCost"}, GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("SERVICE")}},
+	}, "UnblendedCost")
+	ec2, fargate := byService[serviceEC2], byService[serviceECS]
+	if ec2 <= 0 || fargate <= 0 {
+		t.Fatalf("by service: %v", byService)
+	}
+	if math.Abs(byCE["ce$t-ondemand"]-ec2) > 1e-6 || math.Abs(byCE["ce$"]-fargate) > 1e-6 || len(byCE) != 2 {
+		t.Fatalf("by compute environment tag %v, want ce$t-ondemand = EC2 %v and the Fargate task %v untagged", byCE, ec2, fargate)
+	}
+}
