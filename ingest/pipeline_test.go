@@ -23,6 +23,7 @@ type fakeWriter struct {
 	events    map[string]int
 	quar      map[string]store.Quarantined // by message id, like the table's key
 	block     chan struct{}                // when set, Insert waits for it to close
+	onInsert  func()                       // when set, called after each successful insert
 }
 
 func (f *fakeWriter) Begin(context.Context, int) Window { return &fakeWindow{f: f} }
@@ -58,6 +59,9 @@ func (f *fakeWriter) insert(ctx context.Context, recs []*store.Received) (store.
 	}
 	for _, r := range recs {
 		f.events[r.Event.ID]++
+	}
+	if f.onInsert != nil {
+		f.onInsert()
 	}
 	return store.InsertStats{Events: len(recs)}, nil
 }

@@ -25,12 +25,14 @@ func TestReplayInterrupted(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w := &fakeWriter{}
+	// The interruption comes when the first batch is written, so the
+	// replay is part way whatever the machine's speed.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &fakeWriter{onInsert: cancel}
 	p, _ := newTestPipeline(w, PipelineConfig{BatchSize: 1000, FlushInterval: 10 * time.Millisecond})
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- p.Run(context.Background()) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
 	r := &Replay{Paths: []string{path}, Log: logging.Discard().WithField("t", 1), Now: time.Now, Drain: 10 * time.Second}
 	st, err := r.Run(ctx, p)
 	if err == nil || !strings.Contains(err.Error(), "replay interrupted") {
