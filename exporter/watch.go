@@ -69,7 +69,7 @@ func (x *Exporter) applyMessages(msgs []sqstypes.Message) {
 			x.log.WithError(err).WithField("message_id", aws.ToString(m.MessageId)).Debug("message is no Batch event")
 			continue
 		}
-		x.state.ApplyEvent(ev, arrival)
+		x.stateFor(ev).ApplyEvent(ev, arrival)
 	}
 }
 
