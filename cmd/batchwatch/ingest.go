@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
@@ -38,6 +39,7 @@ func ingestCommand(app *kingpin.Application) *command {
 		reconcileEvery = cmd.Flag("reconcile.interval", "Reconcile from the Batch API (ListJobs + DescribeJobs) this often; 0 disables.").Default("0s").Duration()
 		reconcileOnce  = cmd.Flag("reconcile.once", "Run one reconcile pass and exit.").Bool()
 		reconcileQs    = cmd.Flag("reconcile.queue", "Job queue to reconcile (name or ARN); repeatable; default all queues.").Strings()
+		reconcileRoles = cmd.Flag("reconcile.account-role", "ACCOUNT=ROLE_ARN (repeated): reconcile each account through its role (AssumeRole with these credentials), each at its own --reconcile.rate; default: the credentials' own account.").Strings()
 		reconcileRate  = cmd.Flag("reconcile.rate", "Batch API requests per second reconcile may use (the account shares about 50/s).").Default("2").Float64()
 		retentionEvery = cmd.Flag("retention.interval", "Enforce retention (drop old partitions) this often; 0 disables.").Default("1h").Duration()
 		noMigrate      = cmd.Flag("no-migrate", "Do not apply migrations at start.").Bool()
@@ -116,6 +118,9 @@ func ingestCommand(app *kingpin.Application) *command {
 				}
 				client := awsCfg.Batch(awsConf, awsclient.Options{Metrics: awsMetrics, Limiter: rate.NewLimiter(rate.Limit(*reconcileRate), 1)})
 				rec = &ingest.Reconcile{API: client, Queues: *reconcileQs, Statuses: ingest.DefaultReconcileStatuses, Log: l, Metrics: m, Now: time.Now}
+				if rec.Accounts, err = accountClients(awsCfg, awsConf, *reconcileRoles, *reconcileRate, awsMetrics); err != nil {
+					return fmt.Errorf("--reconcile.account-role: %w", err)
+				}
 			}
 			if *reconcileOnce {
 				return runReconcileOnce(ctx, l, pipe, rec, srv)
@@ -191,4 +196,21 @@ func runReconcileOnce(ctx context.Context, l *logrus.Entry, pipe *ingest.Pipelin
 	}
 	l.WithField("jobs", n).Info("reconcile done")
 	return err
+}
+
+// accountClients builds one Batch client per --…account-role ACCOUNT=ROLE_ARN,
+// each assuming its role with a limiter of its own; nil without roles.
+func accountClients(awsCfg *awsclient.Config, awsConf aws.Config, roleFlags []string, perSecond float64, m *awsclient.Metrics) (map[string]ingest.BatchAPI, error) {
+	if len(roleFlags) == 0 {
+		return nil, nil
+	}
+	roles, err := awsclient.AccountRoles(roleFlags)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ingest.BatchAPI{}
+	for account, role := range roles {
+		out[account] = awsCfg.Batch(awsCfg.AssumeRole(awsConf, role), awsclient.Options{Metrics: m, Limiter: rate.NewLimiter(rate.Limit(perSecond), 1)})
+	}
+	return out, nil
 }
