@@ -52,14 +52,14 @@ func simCommand(app *kingpin.Application) *command {
 			if err != nil {
 				return err
 			}
+			if len(cfg.Scenario.Fleet) > 0 {
+				return runFleet(ctx, cfg, f, l)
+			}
 			outBuf, closeOut, err := openSimOut(*f.out)
 			if err != nil {
 				return err
 			}
 			defer closeOut()
-			if len(cfg.Scenario.Fleet) > 0 {
-				return runFleet(ctx, cfg, f, l)
-			}
 			if outBuf != nil {
 				cfg.Out = outBuf
 			}
