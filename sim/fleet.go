@@ -64,6 +64,9 @@ func NewFleet(cfg Config) (*Fleet, error) {
 		mc.Seed = cfg.Seed + uint64(i)*7919
 		mc.Registry = prometheus.WrapRegistererWith(prometheus.Labels{"account": m.Account, "region": m.Region}, reg)
 		mc.Gatherer = nil
+		if cfg.Logger != nil {
+			mc.Logger = cfg.Logger.WithField("account", m.Account).WithField("region", m.Region)
+		}
 		mc.shareMessaging = central[m.Region]
 		s, err := New(mc)
 		if err != nil {
