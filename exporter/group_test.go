@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,47 @@ func TestEventAccount(t *testing.T) {
 	ev.Job.QueueARN = "arn:aws:batch:eu-west-1:222222222222:job-queue/smoke-high"
 	if got := EventAccount(ev); got != "222222222222" {
 		t.Errorf("queue ARN: %q, want the ARN's account", got)
+	}
+}
+
+// With --exporter.account, every metric carries the account and events of
+// another account (by their queue's ARN) are ignored.
+func TestExporterAccountLabelAndFilter(t *testing.T) {
+	clock := newFakeClock()
+	x, reg := testExporter(t, &Config{Account: testAccount}, oneQueue(), clock, Deps{})
+	started(t, x)
+	j := &fakeJob{id: "mine", queue: "q1", def: defARN("build", 1), status: "RUNNING", created: t0.UnixMilli(), started: t0.UnixMilli()}
+	if r := x.State().ApplyEvent(j.event(t, t0), t0.UnixMilli()); r != resultApplied {
+		t.Fatalf("own account's event: %s", r)
+	}
+	other := (&fakeJob{id: "theirs", queue: "q1", def: defARN("build", 1), status: "RUNNING", created: t0.UnixMilli(), started: t0.UnixMilli()}).event(t, t0)
+	other.Job.QueueARN = strings.Replace(other.Job.QueueARN, ":"+testAccount+":", ":999999999999:", 1)
+	if r := x.State().ApplyEvent(other, t0.UnixMilli()); r != resultIgnored {
+		t.Fatalf("another account's event: %s, want ignored", r)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "batchwatch_queue_") && !strings.HasPrefix(mf.GetName(), "batchwatch_job") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			seen++
+			account := ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "account" {
+					account = l.GetValue()
+				}
+			}
+			if account != testAccount {
+				t.Fatalf("%s without account %s: %v", mf.GetName(), testAccount, m.GetLabel())
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no job or queue series")
 	}
 }
