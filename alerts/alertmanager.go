@@ -214,7 +214,7 @@ func RenderAlertmanager(r Routing) ([]byte, error) {
 		Route: amRoute{
 			// Anything without a known severity still reaches a human.
 			Receiver:       ReceiverTicket,
-			GroupBy:        []string{"alertname", "job_queue"},
+			GroupBy:        []string{"alertname", "region", "account", "job_queue"},
 			GroupWait:      "30s",
 			GroupInterval:  "5m",
 			RepeatInterval: "12h",

@@ -93,13 +93,13 @@ func (c Config) costRules() []Rule {
 	exp := c.ExporterSelector
 	return []Rule{
 		c.alert("BatchwatchEstimatedCostAboveBudget", SeverityWarning, c.Budget.EstimateFor, fmt.Sprintf(`
-sum(rate(batchwatch_job_estimated_cost_usd_total{%s}[%s])) * 86400 > %s`,
-			exp, c.Budget.EstimateWindow, num(c.Budget.DailyUSD)),
+sum(%s) * 86400 > %s`,
+			replicaMax(scopeBy, fmt.Sprintf("rate(batchwatch_job_estimated_cost_usd_total{%s}[%s])", exp, c.Budget.EstimateWindow)), num(c.Budget.DailyUSD)),
 			"Jobs spend faster than the daily budget.",
 			fmt.Sprintf(`At the rate of the last %s, jobs would cost {{ $value | printf "%%.0f" }} USD a day, above the budget of %s USD (estimate from the exporter's price table).`, c.Budget.EstimateWindow, num(c.Budget.DailyUSD))),
 		c.alert("BatchwatchActualCostAboveBudget", SeverityInfo, c.Budget.ActualFor, fmt.Sprintf(`
-sum(batchwatch_cost_actual_usd{%s, period="yesterday"}) > %s`,
-			exp, num(c.Budget.DailyUSD)),
+sum(%s) > %s`,
+			replicaMax(scopeBy, fmt.Sprintf(`batchwatch_cost_actual_usd{%s, period="yesterday"}`, exp)), num(c.Budget.DailyUSD)),
 			"Yesterday's actual cost was above the daily budget.",
 			fmt.Sprintf(`Cost Explorer reports {{ $value | printf "%%.0f" }} USD for yesterday, above the daily budget of %s USD.`, num(c.Budget.DailyUSD))),
 	}

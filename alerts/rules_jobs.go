@@ -12,15 +12,16 @@ func (c Config) jobRules() []Rule {
 	exp, w := c.ExporterSelector, c.FailureSpike.Window.String()
 	return []Rule{
 		{Record: c.failuresRecord(), Expr: increaseWithBirths(
-			fmt.Sprintf(`batchwatch_job_failures_total{%s}`, exp), "job_queue, job_definition, failure_class", w)},
+			fmt.Sprintf(`batchwatch_job_failures_total{%s}`, exp), scopeBy+", job_queue, job_definition, failure_class", w)},
 		{Record: c.succeededRecord(), Expr: increaseWithBirths(
-			fmt.Sprintf(`batchwatch_jobs_finished_total{%s, status="SUCCEEDED", kind!="array_parent"}`, exp), "job_queue, job_definition", w)},
+			fmt.Sprintf(`batchwatch_jobs_finished_total{%s, status="SUCCEEDED", kind!="array_parent"}`, exp), scopeBy+", job_queue, job_definition", w)},
 		c.failureSpike(SeverityCritical, c.FailureSpike.Critical, false),
 		c.failureSpike(SeverityCritical, c.FailureSpike.Critical, true),
 		c.failureSpike(SeverityWarning, c.FailureSpike.Warning, false),
 		c.alert("BatchwatchSpotReclaimStorm", SeverityWarning, c.SpotReclaims.For, fmt.Sprintf(`
-sum by (job_queue) (increase(batchwatch_job_spot_reclaims_total{%s}[%s])) > %s`,
-			exp, c.SpotReclaims.Window, num(c.SpotReclaims.Value)),
+%s > %s`,
+			replicaMax(scopeBy+", job_queue", fmt.Sprintf("increase(batchwatch_job_spot_reclaims_total{%s}[%s])", exp, c.SpotReclaims.Window)),
+			num(c.SpotReclaims.Value)),
 			"Spot instances are being reclaimed under a job queue's jobs.",
 			fmt.Sprintf(`EC2 reclaimed the spot instances of {{ $value | printf "%%.0f" }} job attempts of queue {{ $labels.job_queue }} in the last %s. Jobs are retried, but long jobs may never finish.`, c.SpotReclaims.Window)),
 	}
@@ -43,10 +44,26 @@ func (c Config) succeededRecord() string {
 // would be 0. A series with no sample a window ago adds its smallest value
 // in the window (its first, unless it was reset). Resets (exporter
 // restarts) are increase()'s own business.
+//
+// It is computed per scrape target (instance) and the largest target's
+// count is kept: two exporter replicas see the same events, so their sum
+// would count every job twice (docs/ha.md).
 func increaseWithBirths(series, by, window string) string {
-	inc := fmt.Sprintf("sum by (%s) (increase(%s[%s]))", by, series, window)
-	born := fmt.Sprintf("sum by (%s) (min_over_time(%s[%s]) unless %s offset %s)", by, series, window, series, window)
-	return fmt.Sprintf("(\n  %s\n+\n  %s\n)\nor\n%s\nor\n%s", inc, born, inc, born)
+	perTarget := by + ", instance"
+	inc := fmt.Sprintf("sum by (%s) (increase(%s[%s]))", perTarget, series, window)
+	born := fmt.Sprintf("sum by (%s) (min_over_time(%s[%s]) unless %s offset %s)", perTarget, series, window, series, window)
+	return fmt.Sprintf("max by (%s) (\n(\n  %s\n+\n  %s\n)\nor\n%s\nor\n%s\n)", by, inc, born, inc, born)
+}
+
+// scopeBy are the labels every queue-level rule keeps: the scrape's region
+// and the exporter's account, so that queues of one name in two accounts
+// or regions stay apart (absent labels are empty and harmless).
+const scopeBy = "region, account"
+
+// replicaMax sums an expression per scrape target and keeps the largest
+// target's: the count of one exporter, however many replicas are scraped.
+func replicaMax(by, expr string) string {
+	return fmt.Sprintf("max by (%s) (sum by (%s, instance) (%s))", by, by, expr)
 }
 
 // failureSpike is the page (and its ticket twin, per queue only): the
@@ -56,9 +73,9 @@ func increaseWithBirths(series, by, window string) string {
 // jobs. Array parents are left out: their children count.
 func (c Config) failureSpike(severity string, l SpikeLevel, perDefinition bool) Rule {
 	fs := c.FailureSpike
-	by, what := "job_queue", "queue {{ $labels.job_queue }}"
+	by, what := scopeBy+", job_queue", "queue {{ $labels.job_queue }}"
 	if perDefinition {
-		by, what = "job_queue, job_definition", "job definition {{ $labels.job_definition }} in queue {{ $labels.job_queue }}"
+		by, what = scopeBy+", job_queue, job_definition", "job definition {{ $labels.job_definition }} in queue {{ $labels.job_queue }}"
 	}
 	paging := fmt.Sprintf(`%s{failure_class!~"%s"}`, c.failuresRecord(), strings.Join(fs.NotPaging, "|"))
 	failed := fmt.Sprintf("sum by (%s) (%s)", by, paging)
@@ -92,10 +109,10 @@ func notCounted(classes []string) string {
 // count, the top failure classes and job definitions, and the job-history
 // dashboard filtered to the queue (and definition) over the spike.
 func (c Config) spikeAnnotations(perDefinition bool, l SpikeLevel) map[string]string {
-	filter, vars := `job_queue=%q`, `$labels.job_queue`
+	filter, vars := `region=%q, account=%q, job_queue=%q`, `$labels.region $labels.account $labels.job_queue`
 	link := `var-job_queue={{ $labels.job_queue | urlquery }}`
 	if perDefinition {
-		filter, vars = `job_queue=%q, job_definition=%q`, `$labels.job_queue $labels.job_definition`
+		filter, vars = `region=%q, account=%q, job_queue=%q, job_definition=%q`, `$labels.region $labels.account $labels.job_queue $labels.job_definition`
 		link += `&var-job_definition={{ $labels.job_definition | urlquery }}`
 	}
 	top := func(label, extra string) string {

@@ -8,30 +8,30 @@ func (c Config) queueRules() []Rule {
 	exp := c.ExporterSelector
 	return []Rule{
 		c.alert("BatchwatchJobsStuckRunnable", SeverityWarning, c.StuckRunnable.For, fmt.Sprintf(`
-max by (job_queue) (batchwatch_queue_oldest_job_age_seconds{%s, status="RUNNABLE"}) > %s`,
+max by (region, account, job_queue) (batchwatch_queue_oldest_job_age_seconds{%s, status="RUNNABLE"}) > %s`,
 			exp, num(c.StuckRunnable.Value)),
 			"Jobs have waited in RUNNABLE for too long.",
 			fmt.Sprintf(`The oldest RUNNABLE job of queue {{ $labels.job_queue }} has waited {{ $value | humanizeDuration }} for capacity (threshold %s).`, humanizeSeconds(c.StuckRunnable.Value))),
 		c.alert("BatchwatchJobsStuckStarting", SeverityWarning, c.StuckStarting.For, fmt.Sprintf(`
-max by (job_queue) (batchwatch_queue_oldest_job_age_seconds{%s, status="STARTING"}) > %s`,
+max by (region, account, job_queue) (batchwatch_queue_oldest_job_age_seconds{%s, status="STARTING"}) > %s`,
 			exp, num(c.StuckStarting.Value)),
 			"Jobs have been STARTING for too long.",
 			fmt.Sprintf(`The oldest STARTING job of queue {{ $labels.job_queue }} has been starting for {{ $value | humanizeDuration }} (threshold %s): image pulls or instance start-up are failing or slow.`, humanizeSeconds(c.StuckStarting.Value))),
 		c.alert("BatchwatchUnschedulableJobs", SeverityWarning, c.Unschedulable.For, fmt.Sprintf(`
-max by (job_queue, resource) (batchwatch_queue_unschedulable_jobs{%s}) > %s`,
+max by (region, account, job_queue, resource) (batchwatch_queue_unschedulable_jobs{%s}) > %s`,
 			exp, num(c.Unschedulable.Value)),
 			"Jobs request more than any instance of their queue can offer.",
 			`{{ $value | printf "%.0f" }} RUNNABLE jobs of queue {{ $labels.job_queue }} `+
 				`{{ if eq $labels.resource "combination" }}request vCPUs, memory and GPUs that no single instance type of its compute environments offers together; they will never run.`+
 				`{{ else }}request more {{ $labels.resource }} than any instance type its compute environments can launch; they will never run. `+
-				`The largest {{ $labels.resource }} request that fits is {{ with printf `+"`"+`max(batchwatch_queue_max_schedulable{`+exp+`, job_queue=%q, resource=%q})`+"`"+` $labels.job_queue $labels.resource | query }}{{ . | first | value }}{{ else }}unknown{{ end }}.{{ end }}`),
+				`The largest {{ $labels.resource }} request that fits is {{ with printf `+"`"+`max(batchwatch_queue_max_schedulable{`+exp+`, account=%q, job_queue=%q, resource=%q})`+"`"+` $labels.account $labels.job_queue $labels.resource | query }}{{ . | first | value }}{{ else }}unknown{{ end }}.{{ end }}`),
 		c.alert("BatchwatchQueueBlocked", SeverityWarning, c.QueueBlocked.For, fmt.Sprintf(`
-sum by (job_queue, reason) (increase(batchwatch_queue_blocked_events_total{%s}[%s])) > %s`,
+max by (region, account, job_queue, reason) (sum by (region, account, job_queue, reason, instance) (increase(batchwatch_queue_blocked_events_total{%s}[%s]))) > %s`,
 			exp, c.QueueBlocked.Window, num(c.QueueBlocked.Value)),
 			"AWS Batch reports a blocked job queue.",
 			fmt.Sprintf(`AWS Batch reported queue {{ $labels.job_queue }} blocked ({{ $labels.reason }}): {{ $value | printf "%%.0f" }} blocked events in the last %s. The job at its head cannot be placed.`, c.QueueBlocked.Window)),
 		c.alert("BatchwatchQueueDisabled", SeverityWarning, c.QueueDisabled.For, fmt.Sprintf(`
-max by (job_queue) (batchwatch_queue_info{%s, state="DISABLED"}) == 1`, exp),
+max by (region, account, job_queue) (batchwatch_queue_info{%s, state="DISABLED"}) == 1`, exp),
 			"A job queue is DISABLED.",
 			`Job queue {{ $labels.job_queue }} is DISABLED: it accepts no new jobs (SubmitJob fails) while the jobs in it still run.`),
 		c.alert("BatchwatchComputeEnvironmentInvalid", SeverityWarning, c.ComputeEnvironmentInvalid.For, fmt.Sprintf(`

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -80,9 +81,47 @@ func Load(ctx context.Context, c *Config) (aws.Config, error) {
 		cfg.Region = "us-east-1"
 	}
 	if c.RoleARN != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.RoleARN))
+		cfg = c.AssumeRole(cfg, c.RoleARN)
 	}
 	return cfg, nil
+}
+
+// AssumeRole returns a copy of cfg whose calls use the temporary
+// credentials of roleARN, assumed through STS with cfg's own credentials
+// and endpoint (a role per account: cfg's account must be trusted by it).
+func (c *Config) AssumeRole(cfg aws.Config, roleARN string) aws.Config {
+	stsClient := sts.NewFromConfig(cfg, func(so *sts.Options) {
+		if ep := c.endpoint(Options{}); ep != nil {
+			so.BaseEndpoint = ep
+		}
+		so.HTTPClient = bufferedBody{next: so.HTTPClient}
+	})
+	out := cfg.Copy()
+	out.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, roleARN))
+	return out
+}
+
+// AccountRoles parses --aws.account-role values "ACCOUNT=ROLE_ARN": the
+// role to assume for each account's Batch API. The account must be the
+// role's own (12 digits, the ARN's fourth field).
+func AccountRoles(values []string) (map[string]string, error) {
+	roles := map[string]string{}
+	for _, v := range values {
+		account, arn, ok := strings.Cut(v, "=")
+		parts := strings.SplitN(arn, ":", 6)
+		if !ok || len(account) != 12 || strings.Trim(account, "0123456789") != "" ||
+			len(parts) != 6 || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
+			return nil, fmt.Errorf("account role %q: want ACCOUNT=arn:aws:iam::ACCOUNT:role/NAME", v)
+		}
+		if parts[4] != account {
+			return nil, fmt.Errorf("account role %q: the role belongs to account %s, not %s", v, parts[4], account)
+		}
+		if _, dup := roles[account]; dup {
+			return nil, fmt.Errorf("account role %q: account %s listed twice", v, account)
+		}
+		roles[account] = arn
+	}
+	return roles, nil
 }
 
 // Options tunes one service client.

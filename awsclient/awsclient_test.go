@@ -35,3 +35,21 @@ func TestEndpointSources(t *testing.T) {
 		t.Errorf("ce endpoint = %q, want the option's", got)
 	}
 }
+
+func TestAccountRoles(t *testing.T) {
+	roles, err := AccountRoles([]string{"111111111111=arn:aws:iam::111111111111:role/a", "222222222222=arn:aws:iam::222222222222:role/b"})
+	if err != nil || len(roles) != 2 || roles["222222222222"] != "arn:aws:iam::222222222222:role/b" {
+		t.Fatalf("roles %v, %v", roles, err)
+	}
+	for _, bad := range []string{
+		"111111111111", "1111=arn:aws:iam::1111:role/a", "111111111111=arn:aws:iam::222222222222:role/a",
+		"111111111111=arn:aws:s3:::bucket", "111111111111=arn:aws:iam::111111111111:user/a",
+	} {
+		if _, err := AccountRoles([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, err := AccountRoles([]string{"111111111111=arn:aws:iam::111111111111:role/a", "111111111111=arn:aws:iam::111111111111:role/b"}); err == nil {
+		t.Error("an account listed twice was accepted")
+	}
+}

@@ -105,14 +105,15 @@ func queryVariable(pluginID, name, label, query string) *dashboard.QueryVariable
 }
 
 // promScopeVariables are the datasource variable of a Prometheus dashboard
-// and its account and region variables (labels the scrape configuration
-// adds, one exporter per account and region; absent until a deployment
-// sets them, when All still matches every series).
+// and its account and region variables: account is the exporter's own
+// label (--exporter.account or --exporter.account-role), region the scrape
+// configuration's (one exporter per region); absent until a deployment
+// sets them, when All still matches every series.
 func promScopeVariables() []cog.Builder[dashboard.VariableModel] {
 	return []cog.Builder[dashboard.VariableModel]{
 		datasourceVariable(promPluginID, "Prometheus"),
 		queryVariable(promPluginID, "account", "Account", "label_values(batchwatch_queue_jobs, account)").
-			Description("AWS account of the exporter's scrape target (the account label of the scrape configuration)."),
+			Description("AWS account of the jobs and queues (the exporter's account label: its job queue's ARN)."),
 		queryVariable(promPluginID, "region", "Region", `label_values(batchwatch_queue_jobs{account=~"$account"}, region)`).
 			Description("AWS region of the exporter's scrape target (the region label of the scrape configuration)."),
 	}

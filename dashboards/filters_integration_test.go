@@ -135,3 +135,64 @@ func mustFind(panel string) bool {
 	}
 	return false
 }
+
+// Queue q-quote exists in two accounts and two regions: the job-history
+// dashboard's Recent failures, with one account and region selected, lists
+// only that account's and region's failed jobs; with All, every one.
+func TestAccountVariableKeepsAccountsApart(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	jobs := map[[2]string]int{
+		{"111111111111", "eu-west-1"}: 3, {"222222222222", "eu-west-1"}: 2, {"111111111111", "us-east-1"}: 1,
+	}
+	var recs []store.Received
+	for scope, n := range jobs {
+		for i := 0; i < n; i++ {
+			id := fmt.Sprintf("job-%s-%s-%d", scope[0], scope[1], i)
+			ev, err := batch.Parse([]byte(quotedJob(id, "plain", scope[0], scope[1], now.Add(-time.Duration(5+i)*time.Minute).UnixMilli())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, store.Received{Event: ev, Source: "test", ReceivedAt: now})
+		}
+	}
+	if _, err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var history []*ParsedDashboard
+	for _, d := range committedDashboards(t) {
+		if d.UID == "batchwatch-job-history" {
+			history = append(history, d)
+		}
+	}
+	for _, tc := range []struct {
+		account, region string
+		want            int
+	}{{"111111111111", "eu-west-1", 3}, {"222222222222", "eu-west-1", 2}, {"111111111111", "us-east-1", 1}, {"", "", 6}} {
+		sel := map[string][]string{}
+		if tc.account != "" {
+			sel = map[string][]string{"account": {tc.account}, "region": {tc.region}}
+		}
+		v := &Verifier{
+			ClickHouse: s.Conn(), ClickHouseRange: TimeRange{From: now.Add(-time.Hour), To: now.Add(time.Minute)},
+			Database: s.Database(), JobID: "job-111111111111-eu-west-1-0",
+			Select: func(variable string, _ []string) []string { return sel[variable] },
+		}
+		found := false
+		for _, r := range v.Verify(ctx, history) {
+			if r.Err != nil {
+				t.Errorf("%s/%s: %s", tc.account, tc.region, r.String())
+			}
+			if r.Target.Panel == "Recent failures" {
+				found = true
+				if r.Series != tc.want {
+					t.Errorf("%s/%s: Recent failures has %d rows, want %d", tc.account, tc.region, r.Series, tc.want)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("no Recent failures panel in the job-history dashboard")
+		}
+	}
+}

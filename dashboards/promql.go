@@ -7,9 +7,10 @@ import (
 
 // Label matchers of the template variables. Every job metric carries
 // job_queue; the histograms and job counters also job_definition and tier.
-// account and region come from the scrape configuration (one exporter per
-// account and region); until a deployment sets them they are absent, and
-// All (.*) matches the empty value.
+// account is the exporter's own label (--exporter.account or
+// --exporter.account-role), region the scrape configuration's (one exporter
+// per region); until a deployment sets them they are absent, and All (.*)
+// matches the empty value.
 const (
 	selScope = `account=~"$account", region=~"$region"`
 	selQueue = selScope + `, job_queue=~"$job_queue"`

@@ -22,6 +22,10 @@ type Config struct {
 	// Queues is an allow-list of job queue names; empty discovers every
 	// queue with DescribeJobQueues.
 	Queues []string
+	// Account is the AWS account whose Batch API the exporter's
+	// credentials reach: the account label of its metrics; events of other
+	// accounts are ignored. Empty: no account label, every event counts.
+	Account string
 	// ResyncInterval is how often every active job is listed again.
 	ResyncInterval time.Duration
 	// BatchAPIRate is the budget of Batch requests per second shared by all
@@ -88,6 +92,7 @@ type Config struct {
 func AddFlags(fg flags.Group) (*Config, *string) {
 	c := &Config{}
 	fg.Flag("exporter.queues", "Job queues to watch (names, comma-separated or repeated); default: every queue DescribeJobQueues returns.").StringsVar(&c.Queues)
+	fg.Flag("exporter.account", "AWS account id (12 digits) whose Batch API these credentials reach: the account label of the job and queue metrics; events of other accounts are ignored. Default: no account label.").StringVar(&c.Account)
 	fg.Flag("exporter.resync-interval", "List every active job again this often (ListJobs, all pages); between resyncs the queue gauges follow the SQS events.").Default("10m").DurationVar(&c.ResyncInterval)
 	fg.Flag("exporter.batch-api-rate", "Batch API requests per second the exporter may use, shared by all its Batch calls (the account shares about 50/s with the job submitters).").Default("2").Float64Var(&c.BatchAPIRate)
 	fg.Flag("exporter.list-page-size", "ListJobs maxResults per page (1-1000).").Default("1000").IntVar(&c.PageSize)

@@ -64,6 +64,11 @@ type Exporter struct {
 	upMu sync.Mutex
 	upBy map[string]bool
 
+	// route, set by NewGroup on the exporter that reads SQS, gives the
+	// state of an event's account (group.go).
+	route func(account string) *State
+	fed   bool
+
 	awsUp          prometheus.Gauge
 	awsCallUp      *prometheus.GaugeVec
 	lastResync     prometheus.Gauge
@@ -87,9 +92,12 @@ func New(cfg *Config, deps Deps) (*Exporter, error) {
 		tagLabels[i] = TagLabel(k)
 	}
 	reg := deps.Registry
+	if cfg.Account != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"account": cfg.Account}, reg)
+	}
 	jm := newJobMetrics(reg, tagLabels)
 	st := newState(StateConfig{
-		Now: deps.Now, FinishedWindow: cfg.FinishedWindow, Queues: cfg.Queues,
+		Now: deps.Now, FinishedWindow: cfg.FinishedWindow, Queues: cfg.Queues, Account: cfg.Account,
 		TierTag: cfg.TierTag, TierParameter: cfg.TierParameter, Tiers: cfg.File.Tier.Values,
 		CostTags: cfg.CostTags, Prices: cfg.File.Prices, DedupCapacity: cfg.DedupCapacity,
 	}, jm)
@@ -317,7 +325,7 @@ func (x *Exporter) Run(ctx context.Context) error {
 	}
 	if x.sqs != nil {
 		spawn(func() { _ = x.sqs.Run(ctx) })
-	} else {
+	} else if !x.fed {
 		x.log.Warn("no --exporter.sqs-queue-url: queue gauges change only at resyncs and job histograms and counters stay empty")
 	}
 	capReady := make(chan struct{})

@@ -29,6 +29,7 @@ import (
 type State struct {
 	mu      sync.Mutex
 	now     func() time.Time
+	account string
 	window  time.Duration
 	allow   map[string]bool
 	tierTag string
@@ -93,7 +94,9 @@ type StateConfig struct {
 	Now            func() time.Time
 	FinishedWindow time.Duration
 	// Queues restricts the watched queues; empty watches any queue.
-	Queues        []string
+	Queues []string
+	// Account, when set, ignores events of any other account.
+	Account       string
 	TierTag       string
 	TierParameter string
 	Tiers         []string
@@ -104,7 +107,7 @@ type StateConfig struct {
 
 func newState(cfg StateConfig, m *jobMetrics) *State {
 	s := &State{
-		now: cfg.Now, window: cfg.FinishedWindow, tierTag: cfg.TierTag, tierPar: cfg.TierParameter,
+		now: cfg.Now, account: cfg.Account, window: cfg.FinishedWindow, tierTag: cfg.TierTag, tierPar: cfg.TierParameter,
 		costTag: cfg.CostTags, prices: cfg.Prices, m: m,
 		jobs: map[string]*jobEntry{}, queueIdx: map[string]uint16{},
 		finished: newRecentSet(cfg.DedupCapacity), blocked: newRecentSet(16384),
@@ -251,7 +254,7 @@ func (s *State) ApplyEvent(ev *batch.Event, arrivalMs int64) string {
 
 func (s *State) applyEventLocked(ev *batch.Event, arrivalMs int64) string {
 	j := &ev.Job
-	if !s.watched(j.Queue) || j.IsNode() {
+	if !s.watched(j.Queue) || j.IsNode() || (s.account != "" && EventAccount(ev) != s.account) {
 		return resultIgnored
 	}
 	if ev.Usage != nil {

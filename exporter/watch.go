@@ -34,7 +34,7 @@ func (x *Exporter) applyMessages(_ context.Context, msgs []*sqsconsumer.Message)
 			x.jm.events.WithLabelValues(resultIgnored).Inc()
 			x.log.WithError(err).WithField("message_id", m.ID).Debug("message is no Batch event")
 		} else {
-			x.state.ApplyEvent(ev, arrival)
+			x.stateFor(ev).ApplyEvent(ev, arrival)
 		}
 		m.Done(true)
 	}

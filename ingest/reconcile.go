@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -33,7 +35,12 @@ type BatchAPI interface {
 // client should carry a rate limiter (--reconcile.rate): every Batch call of
 // the account shares about 50 requests/s.
 type Reconcile struct {
-	API      BatchAPI
+	API BatchAPI
+	// Accounts, when set, holds each account's Batch client (through the
+	// role assumed for it, with a limiter of its own: each account has its
+	// own budget): a pass reconciles every account in turn, and API is
+	// not used.
+	Accounts map[string]BatchAPI
 	Queues   []string // names or ARNs; empty: all queues (DescribeJobQueues)
 	Statuses []types.JobStatus
 	Log      *logrus.Entry
@@ -50,6 +57,9 @@ var DefaultReconcileStatuses = []types.JobStatus{
 // Run makes one reconcile pass and returns the number of jobs submitted to
 // the pipeline.
 func (r *Reconcile) Run(ctx context.Context, p *Pipeline) (int, error) {
+	if len(r.Accounts) > 0 {
+		return r.runAccounts(ctx, p)
+	}
 	queues := r.Queues
 	if len(queues) == 0 {
 		var err error
@@ -101,6 +111,28 @@ func (r *Reconcile) Run(ctx context.Context, p *Pipeline) (int, error) {
 	r.Metrics.ReconcileLastOK.Set(float64(r.Now().UnixNano()) / 1e9)
 	r.Log.WithField("jobs", total).WithField("queues", len(queues)).Info("reconcile pass done")
 	return total, nil
+}
+
+// runAccounts makes one pass per account, in account order; an account that
+// fails does not stop the others.
+func (r *Reconcile) runAccounts(ctx context.Context, p *Pipeline) (int, error) {
+	accounts := make([]string, 0, len(r.Accounts))
+	for a := range r.Accounts {
+		accounts = append(accounts, a)
+	}
+	sort.Strings(accounts)
+	total := 0
+	var errs []error
+	for _, a := range accounts {
+		one := *r
+		one.API, one.Accounts, one.Log = r.Accounts[a], nil, r.Log.WithField("account", a)
+		n, err := one.Run(ctx, p)
+		total += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("account %s: %w", a, err))
+		}
+	}
+	return total, errors.Join(errs...)
 }
 
 func (r *Reconcile) allQueues(ctx context.Context) ([]string, error) {

@@ -15,6 +15,10 @@ type messaging struct {
 }
 
 func (s *Sim) attachMessaging() {
+	if o := s.cfg.shareMessaging; o != nil {
+		s.msg, s.sqs, s.bus, s.wrap = o.msg, o.sqs, o.bus, o.wrap
+		return
+	}
 	q := sqs.NewServer(sqs.Options{Registry: s.cfg.Registry, AccountID: s.sc.Account, Region: s.sc.Region, Logger: s.cfg.Logger})
 	bus := eventbridge.NewServer(eventbridge.Options{
 		Queues: q, Registry: s.cfg.Registry, AccountID: s.sc.Account, Region: s.sc.Region, Logger: s.cfg.Logger,

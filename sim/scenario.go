@@ -39,6 +39,16 @@ type Scenario struct {
 	Delivery        []DeliverySpec `yaml:"delivery"`
 	CostExplorer    CostSpec       `yaml:"cost_explorer"`
 	Timing          TimingSpec     `yaml:"timing"`
+	// Fleet plays the scenario in several accounts and regions at once
+	// (NewFleet): each member gets the same environment and workload under
+	// its own account id and region. Empty: one account, Account and Region.
+	Fleet []FleetMember `yaml:"fleet"`
+}
+
+// FleetMember is one simulated account in one region.
+type FleetMember struct {
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
 }
 
 // InstanceTypeSpec is one EC2 instance type with its hourly prices in USD.
@@ -534,6 +544,7 @@ func defaultBehavior(b *Behavior) {
 
 func (s *Scenario) validate() error {
 	var errs []error
+	errs = append(errs, validateFleet(s.Fleet)...)
 	types := map[string]bool{}
 	for _, it := range s.InstanceTypes {
 		if it.Name == "" || it.VCPUs <= 0 || it.MemoryMiB <= 0 {
@@ -711,4 +722,21 @@ func expandInstanceTypes(names []string, table []InstanceTypeSpec) ([]InstanceTy
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OnDemand < out[j].OnDemand })
 	return out, nil
+}
+
+// validateFleet checks the fleet's members: twelve-digit accounts, a region
+// each, no pair twice.
+func validateFleet(fleet []FleetMember) []error {
+	var errs []error
+	seen := map[FleetMember]bool{}
+	for _, m := range fleet {
+		if len(m.Account) != 12 || strings.Trim(m.Account, "0123456789") != "" || m.Region == "" {
+			errs = append(errs, fmt.Errorf("fleet member %s/%s: account must be 12 digits and region set", m.Account, m.Region))
+		}
+		if seen[m] {
+			errs = append(errs, fmt.Errorf("fleet member %s/%s listed twice", m.Account, m.Region))
+		}
+		seen[m] = true
+	}
+	return errs
 }

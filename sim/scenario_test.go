@@ -17,7 +17,7 @@ import (
 
 func TestBuiltinScenariosParse(t *testing.T) {
 	names := BuiltinScenarios()
-	want := []string{"demo", "exporter-100k", "failure-spike", "published-fields", "rightsize", "smoke", "stuck-runnable", "zendesk-day"}
+	want := []string{"demo", "exporter-100k", "failure-spike", "multi-account", "published-fields", "rightsize", "smoke", "stuck-runnable", "zendesk-day"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("built-in scenarios %v, want %v", names, want)
 	}

@@ -65,6 +65,10 @@ type Config struct {
 	// APIRate is the shared budget of Batch API calls per second (default
 	// 50, as AWS); negative disables throttling.
 	APIRate float64
+
+	// shareMessaging, set by NewFleet, makes this simulator deliver to
+	// and serve another's SQS and EventBridge (a region's central bus).
+	shareMessaging *Sim
 }
 
 // Sim is one simulated AWS account.
@@ -195,7 +199,7 @@ func (s *Sim) syncClock() { s.cur = s.nowLocked() }
 // Close stops the simulated services.
 func (s *Sim) Close() {
 	s.out.close()
-	if s.sqs != nil {
+	if s.sqs != nil && s.cfg.shareMessaging == nil {
 		s.sqs.Close()
 	}
 }

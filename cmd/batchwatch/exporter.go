@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +24,7 @@ func exporterCommand(app *kingpin.Application) *command {
 	awsCfg := awsclient.AddFlags(cmd)
 	webCfg := web.AddFlags(cmd, ":9847")
 	noSelf := cmd.Flag("web.disable-exporter-metrics", "Leave out the exporter's own Go and process metrics (go_*, process_*).").Bool()
+	roles := cmd.Flag("exporter.account-role", "ACCOUNT=ROLE_ARN (repeated): watch several accounts of this region, each through its role (AssumeRole with these credentials), on the one --exporter.sqs-queue-url of a central event bus; each account's metrics carry its account label and it has its own --exporter.batch-api-rate budget.").Strings()
 	return &command{
 		clause: cmd,
 		run: func(ctx context.Context, log *logrus.Logger) error {
@@ -69,7 +73,7 @@ func exporterCommand(app *kingpin.Application) *command {
 				return err
 			}
 			deps.OnReady = func() { srv.SetReady(true) }
-			x, err := exporter.New(cfg, deps)
+			x, err := newExporter(cfg, deps, awsCfg, awsConf, *roles, awsMetrics)
 			if err != nil {
 				return err
 			}
@@ -87,4 +91,25 @@ func exporterCommand(app *kingpin.Application) *command {
 			return first
 		},
 	}
+}
+
+// newExporter builds one exporter, or with --exporter.account-role a group
+// of one per account, each reaching its account's Batch API through its
+// role with a rate budget of its own.
+func newExporter(cfg *exporter.Config, deps exporter.Deps, awsCfg *awsclient.Config, awsConf aws.Config,
+	roleFlags []string, m *awsclient.Metrics) (interface{ Run(context.Context) error }, error) {
+	if len(roleFlags) == 0 {
+		return exporter.New(cfg, deps)
+	}
+	roles, err := awsclient.AccountRoles(roleFlags)
+	if err != nil {
+		return nil, fmt.Errorf("--exporter.account-role: %w", err)
+	}
+	burst := int(math.Max(1, math.Ceil(cfg.BatchAPIRate)))
+	clients := map[string]exporter.BatchAPI{}
+	for account, role := range roles {
+		clients[account] = awsCfg.Batch(awsCfg.AssumeRole(awsConf, role),
+			awsclient.Options{Metrics: m, Limiter: rate.NewLimiter(rate.Limit(cfg.BatchAPIRate), burst)})
+	}
+	return exporter.NewGroup(cfg, deps, clients)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"os"
 	"time"
 
@@ -33,6 +34,7 @@ type ingestFlags struct {
 	reconcileOnce  bool
 	reconcileQs    []string
 	reconcileRate  float64
+	reconcileRoles []string
 	retentionEvery time.Duration
 	noMigrate      bool
 }
@@ -52,6 +54,7 @@ func addIngestFlags(cmd *kingpin.CmdClause) *ingestFlags {
 	cmd.Flag("reconcile.interval", "Reconcile from the Batch API (ListJobs + DescribeJobs) this often; 0 disables.").Default("0s").DurationVar(&f.reconcileEvery)
 	cmd.Flag("reconcile.once", "Run one reconcile pass and exit.").BoolVar(&f.reconcileOnce)
 	cmd.Flag("reconcile.queue", "Job queue to reconcile (name or ARN); repeatable; default all queues.").StringsVar(&f.reconcileQs)
+	cmd.Flag("reconcile.account-role", "ACCOUNT=ROLE_ARN (repeated): reconcile each account through its role (AssumeRole with these credentials), each at its own --reconcile.rate; default: the credentials' own account.").StringsVar(&f.reconcileRoles)
 	cmd.Flag("reconcile.rate", "Batch API requests per second reconcile may use (the account shares about 50/s).").Default("2").Float64Var(&f.reconcileRate)
 	cmd.Flag("retention.interval", "Enforce retention (drop old partitions) this often; 0 disables.").Default("1h").DurationVar(&f.retentionEvery)
 	cmd.Flag("no-migrate", "Do not apply migrations at start.").BoolVar(&f.noMigrate)
@@ -159,7 +162,28 @@ func (f *ingestFlags) reconcile(ctx context.Context, l *logrus.Entry, m *ingest.
 		return nil, err
 	}
 	client := f.aws.Batch(awsConf, awsclient.Options{Metrics: awsMetrics, Limiter: rate.NewLimiter(rate.Limit(f.reconcileRate), 1)})
-	return &ingest.Reconcile{API: client, Queues: f.reconcileQs, Statuses: ingest.DefaultReconcileStatuses, Log: l, Metrics: m, Now: time.Now}, nil
+	rec := &ingest.Reconcile{API: client, Queues: f.reconcileQs, Statuses: ingest.DefaultReconcileStatuses, Log: l, Metrics: m, Now: time.Now}
+	if rec.Accounts, err = accountClients(f.aws, awsConf, f.reconcileRoles, f.reconcileRate, awsMetrics); err != nil {
+		return nil, fmt.Errorf("--reconcile.account-role: %w", err)
+	}
+	return rec, nil
+}
+
+// accountClients builds one Batch client per --…account-role ACCOUNT=ROLE_ARN,
+// each assuming its role with a limiter of its own; nil without roles.
+func accountClients(awsCfg *awsclient.Config, awsConf aws.Config, roleFlags []string, perSecond float64, m *awsclient.Metrics) (map[string]ingest.BatchAPI, error) {
+	if len(roleFlags) == 0 {
+		return nil, nil
+	}
+	roles, err := awsclient.AccountRoles(roleFlags)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ingest.BatchAPI{}
+	for account, role := range roles {
+		out[account] = awsCfg.Batch(awsCfg.AssumeRole(awsConf, role), awsclient.Options{Metrics: m, Limiter: rate.NewLimiter(rate.Limit(perSecond), 1)})
+	}
+	return out, nil
 }
 
 // sources builds one SQS source per queue.

@@ -53,6 +53,9 @@ func simCommand(app *kingpin.Application) *command {
 			if err != nil {
 				return err
 			}
+			if len(cfg.Scenario.Fleet) > 0 {
+				return runFleet(ctx, cfg, f, l)
+			}
 			outBuf, closeOut, err := openSimOut(*f.out)
 			if err != nil {
 				return err
@@ -124,8 +127,28 @@ func openSimOut(out string) (*bufio.Writer, func(), error) {
 	return bufio.NewWriterSize(file, 1<<20), func() { file.Close() }, nil
 }
 
+// runFleet serves a scenario with fleet members (several accounts and
+// regions on one endpoint) until it ends.
+func runFleet(ctx context.Context, cfg sim.Config, f simFlags, l *logrus.Entry) error {
+	if *f.out != "" {
+		return errors.New("--out: not supported for a scenario with fleet members")
+	}
+	fl, err := sim.NewFleet(cfg)
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+	return serveSim(ctx, fl, f, cfg.Scenario.Name, l)
+}
+
+// simulator is one simulator or a fleet of them.
+type simulator interface {
+	Handler() http.Handler
+	Run(ctx context.Context) error
+}
+
 // serveSim serves the simulator on --listen while it runs.
-func serveSim(ctx context.Context, s *sim.Sim, f simFlags, scenario string, l *logrus.Entry) error {
+func serveSim(ctx context.Context, s simulator, f simFlags, scenario string, l *logrus.Entry) error {
 	ln, err := net.Listen("tcp", *f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *f.listen, err)
