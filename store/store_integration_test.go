@@ -191,7 +191,7 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count("events") != 0 || count("jobs") == 0 || count("attempts") == 0 || len(dropped) != 1 {
+	if count("events") != 0 || count("jobs") == 0 || count("attempts") == 0 || count("jobs_by_day") == 0 || count("attempts_by_day") == 0 || len(dropped) != 1 {
 		t.Fatalf("after 40 days: events=%d jobs=%d attempts=%d dropped=%v", count("events"), count("jobs"), count("attempts"), dropped)
 	}
 	// Two years later everything goes.
@@ -200,6 +200,12 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 	}
 	if count("jobs") != 0 || count("attempts") != 0 {
 		t.Fatalf("after two years: jobs=%d attempts=%d", count("jobs"), count("attempts"))
+	}
+	// The tables derived from jobs and attempts follow their retention.
+	for _, table := range []string{"job_keys", "job_params", "job_tags", "jobs_by_day", "jobs_active", "attempts_by_day"} {
+		if n := count(table); n != 0 {
+			t.Errorf("after two years: %s holds %d rows", table, n)
+		}
 	}
 }
 

@@ -40,6 +40,7 @@ func ingestCommand(app *kingpin.Application) *command {
 		reconcileQs    = cmd.Flag("reconcile.queue", "Job queue to reconcile (name or ARN); repeatable; default all queues.").Strings()
 		reconcileRate  = cmd.Flag("reconcile.rate", "Batch API requests per second reconcile may use (the account shares about 50/s).").Default("2").Float64()
 		retentionEvery = cmd.Flag("retention.interval", "Enforce retention (drop old partitions) this often; 0 disables.").Default("1h").Duration()
+		maintainEvery  = cmd.Flag("history.refresh-interval", "Recompute the daily rollups of the days whose jobs changed, and prune the active-jobs table, this often; 0 disables (run one ingest with it on).").Default("1m").Duration()
 		noMigrate      = cmd.Flag("no-migrate", "Do not apply migrations at start.").Bool()
 	)
 	return &command{
@@ -136,7 +137,7 @@ func ingestCommand(app *kingpin.Application) *command {
 			}
 			svc := &ingest.Service{
 				Pipeline: pipe, Sources: sources, Reconcile: rec, ReconcileEvery: *reconcileEvery,
-				Store: st, Retention: *ret, RetentionEvery: *retentionEvery, DrainTimeout: *drainTimeout,
+				Store: st, Retention: *ret, RetentionEvery: *retentionEvery, MaintainEvery: *maintainEvery, DrainTimeout: *drainTimeout,
 				Log: l, Now: time.Now, OnPipelineStart: func() { srv.SetReady(true) },
 			}
 			l.WithField("queues", len(sources)).WithField("listen", *webCfg.WebListenAddresses).Info("ingest started")

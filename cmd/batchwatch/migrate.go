@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
@@ -15,6 +16,7 @@ func migrateCommand(app *kingpin.Application) *command {
 	chCfg := store.AddFlags(cmd)
 	ret := store.AddRetentionFlags(cmd)
 	enforce := cmd.Flag("retention.enforce", "Also drop partitions older than the retention now.").Bool()
+	backfill := cmd.Flag("backfill", "Then copy the existing jobs and attempts into the lookup, daily and active-jobs tables (migrations 010-012), one month at a time with progress (resumable: run it again after an interruption; ingest may keep running), and compute every daily rollup.").Bool()
 	return &command{
 		clause: cmd,
 		run: func(ctx context.Context, log *logrus.Logger) error {
@@ -33,6 +35,11 @@ func migrateCommand(app *kingpin.Application) *command {
 				return err
 			}
 			fmt.Printf("ClickHouse %s, database %s: %d migrations applied %v\n", v, st.Database(), len(applied), applied)
+			if *backfill {
+				if err := runBackfill(ctx, st, l); err != nil {
+					return err
+				}
+			}
 			if *enforce {
 				if err := ret.Validate(); err != nil {
 					return err
@@ -46,4 +53,27 @@ func migrateCommand(app *kingpin.Application) *command {
 			return nil
 		},
 	}
+}
+
+// runBackfill fills the new tables from the existing history and computes
+// the rollups, printing progress.
+func runBackfill(ctx context.Context, st *store.Store, l *logrus.Entry) error {
+	start := timeNow()
+	err := st.Backfill(ctx, func(p store.BackfillProgress) {
+		if p.Skipped {
+			fmt.Printf("backfill %s %s: %d/%d already done\n", p.Source, p.Partition, p.Done, p.Total)
+			return
+		}
+		fmt.Printf("backfill %s %s: %d/%d, %d rows in %s\n", p.Source, p.Partition, p.Done, p.Total, p.Rows, p.Took.Round(time.Millisecond))
+	})
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	n, err := st.RefreshRollups(ctx)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	fmt.Printf("backfill done in %s: %d rollup partitions computed\n", timeNow().Sub(start).Round(time.Second), n)
+	l.WithField("rollup_partitions", n).Info("backfill done")
+	return nil
 }
