@@ -31,7 +31,7 @@ func rollupTables() []rollup {
 			query: "SELECT toDate(created_at) AS created_day," +
 				" if(stopped_at_ms > 0, toDate(toDateTime(intDiv(stopped_at_ms, 1000), 'UTC')), toDate(0)) AS stopped_day," +
 				" account, region, job_queue, job_definition, tag_keys, tag_values, status, failure_class, is_array_parent," +
-				" count() AS n_jobs, sum(attempts) AS n_attempts, sum(if(attempts > 0, attempts - 1, 0)) AS n_retries," +
+				" count() AS n_jobs, countIf(attempts > 0) AS n_jobs_started, sum(attempts) AS n_attempts, sum(if(attempts > 0, attempts - 1, 0)) AS n_retries," +
 				" countIf(attempts > 1) AS n_jobs_retried," +
 				" quantilesTDigestIfState(0.5, 0.95, 0.99)(queue_wait_ms, queue_wait_ms >= 0) AS queue_wait," +
 				" quantilesTDigestIfState(0.5, 0.95, 0.99)(run_time_ms, run_time_ms >= 0) AS run_time" +
@@ -44,7 +44,7 @@ func rollupTables() []rollup {
 			source: "attempts_by_day",
 			query: "SELECT toDate(created_at) AS created_day, toDate(started_at) AS started_day, account, region," +
 				" job_queue, job_definition, tag_keys, tag_values, failure_class, finished," +
-				" count() AS attempts, countIf(failure_class = 'spot_reclaimed') AS spot_reclaims," +
+				" count() AS attempts, countIf(duration_ms > 0) AS timed_attempts, countIf(failure_class = 'spot_reclaimed') AS spot_reclaims," +
 				" sumIf(vcpus * duration_ms, duration_ms > 0) AS vcpu_ms," +
 				" sumIf(memory_mib * duration_ms, duration_ms > 0) AS memory_mib_ms," +
 				" sumIf(gpus * duration_ms, duration_ms > 0) AS gpu_ms" +
