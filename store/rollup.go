@@ -77,6 +77,14 @@ type partState struct {
 	started time.Time // when that refresh began (server time)
 }
 
+// dirty tells whether a partition whose newest part is newest needs a
+// refresh: a part came after the last refresh saw the partition, or the part
+// it saw was written in the second that refresh began, so parts written in
+// that same second may have been missed.
+func (st partState) dirty(newest time.Time) bool {
+	return newest.After(st.seenMax) || !st.seenMax.Before(st.started.Add(-time.Second))
+}
+
 // RefreshRollups recomputes every rollup partition whose source partition
 // changed since it was last computed, and returns how many it recomputed.
 // A day is computed into the rollup's stage table and swapped in with
@@ -136,8 +144,7 @@ func (s *Store) dirtyPartitions(ctx context.Context, r rollup) (map[string]time.
 		if err := rows.Scan(&p, &newest); err != nil {
 			return nil, fmt.Errorf("scan parts of %s: %w", r.source, err)
 		}
-		st, ok := known[p]
-		if !ok || newest.After(st.seenMax) || !st.seenMax.Before(st.started.Add(-time.Second)) {
+		if st, ok := known[p]; !ok || st.dirty(newest) {
 			dirty[p] = newest
 		}
 	}
