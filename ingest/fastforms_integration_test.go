@@ -123,6 +123,11 @@ FROM batchwatch.attempts FINAL
 WHERE finished = 1 AND duration_ms > 0
 GROUP BY month, team
 ORDER BY month, vcpu_hours DESC`,
+	`SELECT job_id, job_name, job_queue, status, created_at
+FROM batchwatch.jobs FINAL
+WHERE created_at >= now() - INTERVAL 1 DAY AND tag_values[indexOf(tag_keys, 'team')] = 'ml-platform'
+ORDER BY created_at DESC
+LIMIT 100`,
 }
 
 // TestFastFormsMatchSlowForms loads history through the pipeline with
