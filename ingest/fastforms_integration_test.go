@@ -23,7 +23,7 @@ import (
 // slowForms are the queries of docs/sql.md as they were before the lookup
 // tables, daily tables and rollups (they read jobs, attempts and events
 // with FINAL across all history), in the order of docs/sql.md, plus the
-// slow forms of the rollup-only queries 14 and 15.
+// slow forms of the queries added with them (14-17).
 var slowForms = []string{
 	`SELECT failure_class, status_reason, count() AS jobs
 FROM batchwatch.jobs FINAL
@@ -128,6 +128,10 @@ FROM batchwatch.jobs FINAL
 WHERE created_at >= now() - INTERVAL 1 DAY AND tag_values[indexOf(tag_keys, 'team')] = 'ml-platform'
 ORDER BY created_at DESC
 LIMIT 100`,
+	`SELECT job_id, job_name, job_queue, job_definition, status, status_reason, failure_class,
+       attempts, exit_code, created_at, queue_wait_ms, run_time_ms, log_stream
+FROM batchwatch.jobs FINAL
+WHERE job_id = '4c7599ae-0a82-49aa-ba5a-4727fcce14a8'`,
 }
 
 // TestFastFormsMatchSlowForms loads history through the pipeline with

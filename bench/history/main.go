@@ -77,13 +77,17 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("history: %s\n\n", describe(ctx, conn, o.db))
+	subst, err := examples(ctx, conn, o.db)
+	if err != nil {
+		return err
+	}
 	var before []timing
 	if !o.skipBefore {
-		if before, err = timeAll(ctx, conn, o, o.oldDocs, o.oldDash, o.beforeRuns); err != nil {
+		if before, err = timeAll(ctx, conn, o, o.oldDocs, o.oldDash, o.beforeRuns, subst); err != nil {
 			return err
 		}
 	}
-	after, err := timeAll(ctx, conn, o, o.newDocs, o.newDash, o.runs)
+	after, err := timeAll(ctx, conn, o, o.newDocs, o.newDash, o.runs, subst)
 	if err != nil {
 		return err
 	}
@@ -172,6 +176,29 @@ func describe(ctx context.Context, conn driver.Conn, db string) string {
 	return fmt.Sprintf("%d job rows, %d attempt rows, %d events", jobs, attempts, events)
 }
 
+// examples replaces the ids and values docs/sql.md uses as examples with
+// ones of the generated history, about a year old: a job with retries, an
+// array parent (10,000 children in zendesk-day) and an accountId.
+func examples(ctx context.Context, conn driver.Conn, db string) (*strings.Replacer, error) {
+	var job, parent, account string
+	old := " AND created_at < now() - INTERVAL 365 DAY AND created_at > now() - INTERVAL 366 DAY"
+	for _, q := range []struct {
+		dst *string
+		sql string
+	}{
+		{&job, "SELECT job_id FROM " + db + ".jobs WHERE attempts > 1" + old + " LIMIT 1"},
+		{&parent, "SELECT array_parent_id FROM " + db + ".jobs WHERE array_parent_id != ''" + old + " LIMIT 1"},
+		{&account, "SELECT param_values[indexOf(param_keys, 'accountId')] FROM " + db + ".jobs WHERE has(param_keys, 'accountId')" + old + " LIMIT 1"},
+	} {
+		if err := conn.QueryRow(ctx, q.sql).Scan(q.dst); err != nil {
+			return nil, fmt.Errorf("example for %s: %w", q.sql, err)
+		}
+	}
+	fmt.Printf("examples: job %s, array parent %s, accountId %s\n", job, parent, account)
+	return strings.NewReplacer("4c7599ae-0a82-49aa-ba5a-4727fcce14a8", job,
+		"3f0d2c1a-5b6e-4f7a-8c9d-0e1f2a3b4c5d", parent, "'acct-003'", "'"+account+"'"), nil
+}
+
 // timing is one query's median time, or its error.
 type timing struct {
 	name    string
@@ -182,8 +209,8 @@ type timing struct {
 
 // timeAll times the queries of a docs/sql.md and the ClickHouse panels of
 // a dashboard JSON (at its default range, every variable at its default).
-func timeAll(ctx context.Context, conn driver.Conn, o options, docsPath, dashPath string, runs int) ([]timing, error) {
-	qs, err := queries(docsPath, dashPath, o.db)
+func timeAll(ctx context.Context, conn driver.Conn, o options, docsPath, dashPath string, runs int, subst *strings.Replacer) ([]timing, error) {
+	qs, err := queries(docsPath, dashPath, o.db, subst)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +232,7 @@ func timeAll(ctx context.Context, conn driver.Conn, o options, docsPath, dashPat
 }
 
 // queries returns (name, SQL) of every docs query and panel target.
-func queries(docsPath, dashPath, db string) ([][2]string, error) {
+func queries(docsPath, dashPath, db string, subst *strings.Replacer) ([][2]string, error) {
 	doc, err := os.ReadFile(docsPath)
 	if err != nil {
 		return nil, err
@@ -217,7 +244,7 @@ func queries(docsPath, dashPath, db string) ([][2]string, error) {
 		if i < len(titles) {
 			name = "sql.md " + titles[i][1]
 		}
-		out = append(out, [2]string{name, strings.ReplaceAll(b[1], "batchwatch.", db+".")})
+		out = append(out, [2]string{name, subst.Replace(strings.ReplaceAll(b[1], "batchwatch.", db+"."))})
 	}
 	raw, err := os.ReadFile(dashPath)
 	if err != nil {
