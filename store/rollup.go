@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -58,17 +59,42 @@ func rollupTables() []rollup {
 	}
 }
 
-// rollupSQL is r's query for the day of partition p (YYYYMMDD).
-func (s *Store) rollupSQL(r rollup, p string) (string, error) {
-	day, err := time.Parse("20060102", p)
+// rollupSQL is r's query for the days of partitions first to last
+// (YYYYMMDD), both included.
+func (s *Store) rollupSQL(r rollup, first, last string) (string, error) {
+	from, err := time.Parse("20060102", first)
 	if err != nil {
-		return "", fmt.Errorf("rollup %s: partition %q is not a day", r.table, p)
+		return "", fmt.Errorf("rollup %s: partition %q is not a day", r.table, first)
+	}
+	to, err := time.Parse("20060102", last)
+	if err != nil {
+		return "", fmt.Errorf("rollup %s: partition %q is not a day", r.table, last)
 	}
 	return strings.NewReplacer(
 		"{db}", s.db,
-		"{from}", "toDateTime('"+day.Format("2006-01-02 15:04:05")+"', 'UTC')",
-		"{to}", "toDateTime('"+day.AddDate(0, 0, 1).Format("2006-01-02 15:04:05")+"', 'UTC')",
+		"{from}", "toDateTime('"+from.Format("2006-01-02 15:04:05")+"', 'UTC')",
+		"{to}", "toDateTime('"+to.AddDate(0, 0, 1).Format("2006-01-02 15:04:05")+"', 'UTC')",
 	).Replace(r.query), nil
+}
+
+// dayRuns splits day partitions (YYYYMMDD) into runs of consecutive days
+// of at most maxRun days, each sorted.
+func dayRuns(parts []string, maxRun int) [][]string {
+	sorted := append([]string(nil), parts...)
+	sort.Strings(sorted)
+	var runs [][]string
+	for _, p := range sorted {
+		if n := len(runs); n > 0 && len(runs[n-1]) < maxRun {
+			prev, err1 := time.Parse("20060102", runs[n-1][len(runs[n-1])-1])
+			cur, err2 := time.Parse("20060102", p)
+			if err1 == nil && err2 == nil && cur.Equal(prev.AddDate(0, 0, 1)) {
+				runs[n-1] = append(runs[n-1], p)
+				continue
+			}
+		}
+		runs = append(runs, []string{p})
+	}
+	return runs
 }
 
 // partState is what RefreshRollups knows of one source partition.
@@ -97,11 +123,17 @@ func (s *Store) RefreshRollups(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		for p, seen := range dirty {
-			if err := s.refreshPartition(ctx, r, p, seen); err != nil {
+		parts := make([]string, 0, len(dirty))
+		for p := range dirty {
+			parts = append(parts, p)
+		}
+		// One query computes a run of days (a back-fill's two years in
+		// about 25 queries); each day is then swapped in on its own.
+		for _, run := range dayRuns(parts, 31) {
+			if err := s.refreshRun(ctx, r, run, dirty); err != nil {
 				return n, err
 			}
-			n++
+			n += len(run)
 		}
 	}
 	return n, nil
@@ -151,33 +183,45 @@ func (s *Store) dirtyPartitions(ctx context.Context, r rollup) (map[string]time.
 	return dirty, rows.Err()
 }
 
-// refreshPartition recomputes one day of r.
-func (s *Store) refreshPartition(ctx context.Context, r rollup, p string, seen time.Time) error {
-	q, err := s.rollupSQL(r, p)
+// refreshRun recomputes the consecutive days run of r; seen holds the
+// newest source part of each day.
+func (s *Store) refreshRun(ctx context.Context, r rollup, run []string, seen map[string]time.Time) error {
+	q, err := s.rollupSQL(r, run[0], run[len(run)-1])
 	if err != nil {
 		return err
 	}
 	var started time.Time
 	if err := s.conn.QueryRow(ctx, "SELECT now()").Scan(&started); err != nil {
-		return fmt.Errorf("rollup %s %s: server time: %w", r.table, p, err)
+		return fmt.Errorf("rollup %s: server time: %w", r.table, err)
 	}
 	stage := s.Table(r.table + "_stage")
-	steps := []string{
-		"ALTER TABLE " + stage + " DROP PARTITION " + p,
-		"INSERT INTO " + stage + " " + q,
-		"ALTER TABLE " + s.Table(r.table) + " REPLACE PARTITION " + p + " FROM " + stage,
-		"ALTER TABLE " + stage + " DROP PARTITION " + p,
-	}
-	for _, stmt := range steps {
+	exec := func(stmt string) error {
 		if err := s.conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("rollup %s partition %s: %w", r.table, p, err)
+			return fmt.Errorf("rollup %s days %s-%s: %w", r.table, run[0], run[len(run)-1], err)
+		}
+		return nil
+	}
+	for _, p := range run {
+		if err := exec("ALTER TABLE " + stage + " DROP PARTITION " + p); err != nil {
+			return err
 		}
 	}
-	if err := s.conn.Exec(ctx, "INSERT INTO "+s.Table("rollup_state")+" (rollup, partition, seen_max, started_at, refreshed_at)"+
-		" SELECT ?, ?, toDateTime(?, 'UTC'), toDateTime(?, 'UTC'), now()", r.table, p, seen.Unix(), started.Unix()); err != nil {
-		return fmt.Errorf("record rollup %s partition %s: %w", r.table, p, err)
+	if err := exec("INSERT INTO " + stage + " " + q); err != nil {
+		return err
 	}
-	s.log.WithField("rollup", r.table).WithField("partition", p).Debug("rollup partition refreshed")
+	for _, p := range run {
+		if err := exec("ALTER TABLE " + s.Table(r.table) + " REPLACE PARTITION " + p + " FROM " + stage); err != nil {
+			return err
+		}
+		if err := exec("ALTER TABLE " + stage + " DROP PARTITION " + p); err != nil {
+			return err
+		}
+		if err := s.conn.Exec(ctx, "INSERT INTO "+s.Table("rollup_state")+" (rollup, partition, seen_max, started_at, refreshed_at)"+
+			" SELECT ?, ?, toDateTime(?, 'UTC'), toDateTime(?, 'UTC'), now()", r.table, p, seen[p].Unix(), started.Unix()); err != nil {
+			return fmt.Errorf("record rollup %s partition %s: %w", r.table, p, err)
+		}
+	}
+	s.log.WithField("rollup", r.table).WithField("from", run[0]).WithField("days", len(run)).Debug("rollup days refreshed")
 	return nil
 }
 

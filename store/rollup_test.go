@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestPartStateDirty(t *testing.T) {
 func TestRollupSQL(t *testing.T) {
 	s := &Store{db: "bw"}
 	for _, r := range rollupTables() {
-		q, err := s.rollupSQL(r, "20261207")
+		q, err := s.rollupSQL(r, "20261207", "20261207")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,10 +40,18 @@ func TestRollupSQL(t *testing.T) {
 				t.Errorf("%s: query lacks %q:\n%s", r.table, want, q)
 			}
 		}
-		if _, err := s.rollupSQL(r, "202612"); err == nil {
+		if _, err := s.rollupSQL(r, "202612", "20261207"); err == nil {
 			t.Errorf("%s: a monthly partition was accepted", r.table)
 		}
 	}
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestDayRuns(t *testing.T) {
+	got := dayRuns([]string{"20261203", "20261201", "20261130", "20261202", "20261205", "20261206"}, 3)
+	want := [][]string{{"20261130", "20261201", "20261202"}, {"20261203"}, {"20261205", "20261206"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dayRuns = %v, want %v", got, want)
+	}
+}
