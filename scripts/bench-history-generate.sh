@@ -44,7 +44,9 @@ copy() { # table total_days
 	while [ "$from" -lt "$total" ]; do
 		local n=$((total - from < 10 ? total - from : 10))
 		local probe
-		probe=$(ch -q "SELECT count() FROM $db.$table WHERE job_id = (SELECT if($from = 0, any(job_id), concat(lower(substring(hex(toUInt32($from + 65536)), 3)), substring(any(job_id), 5))) FROM (SELECT job_id FROM $seed.$table ORDER BY job_id LIMIT 1))")
+		# The copy of the seed's first job on the chunk's first day, looked
+		# up by the sort key (job_queue, job_id).
+		probe=$(ch -q "SELECT count() FROM $db.$table WHERE (job_queue, job_id) IN (SELECT job_queue, if($from = 0, job_id, concat(lower(substring(hex(toUInt32($from + 65536)), 3)), substring(job_id, 5))) FROM (SELECT job_queue, job_id FROM $seed.$table ORDER BY job_queue, job_id LIMIT 1))")
 		if [ "$probe" = 0 ]; then
 			local t0=$SECONDS
 			ch -q "INSERT INTO $db.$table ($names) SELECT $cols FROM $seed.$table ARRAY JOIN arrayMap(x -> x + $from, range($n)) AS d"
