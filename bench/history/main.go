@@ -34,7 +34,7 @@ type options struct {
 	days, eventDays                    int
 	runs, beforeRuns, ingestRuns       int
 	timeout                            time.Duration
-	skipBefore, keep                   bool
+	skipBefore, keep, upgrade          bool
 }
 
 func main() {
@@ -56,6 +56,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "give up a query after this long")
 	flag.BoolVar(&o.skipBefore, "skip-before", false, "do not time the old forms")
 	flag.BoolVar(&o.keep, "keep", true, "keep the database at the end")
+	flag.BoolVar(&o.upgrade, "upgrade", true, "run the new binary's migrate --backfill on the history first (resumes an interrupted one)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "history-bench:", err)
@@ -161,6 +162,9 @@ func ensureHistory(ctx context.Context, conn driver.Conn, o options) error {
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+seed); err != nil {
 			return err
 		}
+	}
+	if !o.upgrade {
+		return nil
 	}
 	start := time.Now()
 	if err := sh(ctx, o.bin, append([]string{"migrate", "--backfill", "--clickhouse.database", o.db}, chFlags...)...); err != nil {
