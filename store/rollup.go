@@ -127,9 +127,10 @@ func (s *Store) RefreshRollups(ctx context.Context) (int, error) {
 		for p := range dirty {
 			parts = append(parts, p)
 		}
-		// One query computes a run of days (a back-fill's two years in
-		// about 25 queries); each day is then swapped in on its own.
-		for _, run := range dayRuns(parts, 31) {
+		// One query computes a run of up to a week (a back-fill's two
+		// years in about 105 queries, each well within the read timeout
+		// on a busy server); each day is then swapped in on its own.
+		for _, run := range dayRuns(parts, 7) {
 			if err := s.refreshRun(ctx, r, run, dirty); err != nil {
 				return n, err
 			}
