@@ -66,7 +66,7 @@ services-up: ## Start ClickHouse, moto, Prometheus, Alertmanager on 127.0.0.1.
 services-down: ## Stop them (by PID).
 	scripts/services.sh stop all
 
-.PHONY: bench bench-ingest bench-sqs bench-exporter
+.PHONY: bench bench-ingest bench-sqs bench-exporter bench-history
 bench: bench-ingest bench-sqs bench-exporter ## All benchmarks (figures go to docs/BENCHMARKS.md by hand).
 
 bench-ingest: build ## Replay N events into ClickHouse vs clickhouse-client bulk insert (N=250000).
@@ -77,6 +77,9 @@ bench-sqs: build ## Drain the 250,000-event day from the simulator's SQS: bare l
 
 bench-exporter: build ## Exporter vs ListJobs-per-scrape poller at 100,000 jobs.
 	scripts/bench-exporter.sh
+
+bench-history: build ## Two years of job history (36.5 M jobs): docs/sql.md queries and history panels before/after, table sizes, replay cost.
+	scripts/bench-history.sh
 
 .PHONY: clean
 clean: ## Remove build output and service scratch folders.

@@ -14,8 +14,10 @@ import (
 //
 // Every query runs on ClickHouse 18.16 as well as on current servers (see
 // DEVELOPERS.md): no toStartOfInterval ($__timeInterval), no DateTime64
-// ($__fromTime_ms), no WITH FILL; jobs, attempts and events are read with
-// FINAL so redelivered events count once.
+// ($__fromTime_ms), no WITH FILL. Panels read the daily tables jobs_by_day
+// and attempts_by_day (a range reads only its days), with FINAL or, over the
+// two weeks a stop-time range needs, argMax by version, and events by key,
+// so redelivered events count once.
 type JobHistory struct{ Config Config }
 
 // Build builds the dashboard.
@@ -97,15 +99,33 @@ func tagValue(key string) string {
 	return fmt.Sprintf("tag_values[indexOf(tag_keys, '%s')]", key)
 }
 
-// Time filters. Jobs and attempts are partitioned by creation month, so a
-// condition on created_at lets ClickHouse skip old partitions even when the
-// panel asks about stop times; jobs older than two weeks at their stop are
-// left out.
+// Time filters. jobs_by_day and attempts_by_day are partitioned by creation
+// day, so a condition on created_at lets ClickHouse skip other days even
+// when the panel asks about stop times; jobs older than two weeks at their
+// stop are left out.
 const (
-	// stoppedInRange: jobs that stopped within the dashboard's range.
-	stoppedInRange = "created_at >= $__fromTime - INTERVAL 14 DAY AND created_at <= $__toTime" +
-		" AND stopped_at_ms >= toUnixTimestamp($__fromTime) * 1000 AND stopped_at_ms <= toUnixTimestamp($__toTime) * 1000"
 	// stoppedBucket is the start of the $__interval_s bucket a job stopped
 	// in (toStartOfInterval is not available on 18.16).
 	stoppedBucket = "toDateTime(intDiv(stopped_at_ms, 1000 * $__interval_s) * $__interval_s, 'UTC')"
+	// createdForStops bounds the daily partitions of jobs_by_day that can
+	// hold a job stopped in the range.
+	createdForStops = "created_at >= $__fromTime - INTERVAL 14 DAY AND created_at <= $__toTime"
+	// stoppedMs: a stop time within the range.
+	stoppedMs = "stopped_at_ms >= toUnixTimestamp($__fromTime) * 1000 AND stopped_at_ms <= toUnixTimestamp($__toTime) * 1000"
 )
+
+// stoppedJobs is a FROM clause of the latest state of the jobs with a row
+// stopped in the range, read from jobs_by_day: the candidates' keys without
+// FINAL (cheap), then each candidate's latest version of cols with
+// argMax(col, version), which is what FINAL keeps, without merging two
+// weeks of rows. The filter columns are the same in every version. Outer
+// conditions on the stop time and status apply to the latest state.
+func stoppedJobs(cols ...string) string {
+	sel := "job_queue, job_id, job_definition, tag_keys, tag_values, is_array_parent"
+	for _, c := range cols {
+		sel += ", argMax(" + c + ", version) AS " + c
+	}
+	return "(SELECT " + sel + " FROM $database.jobs_by_day WHERE " + createdForStops +
+		" AND (job_queue, job_id) IN (SELECT job_queue, job_id FROM $database.jobs_by_day WHERE " + createdForStops + " AND " + stoppedMs + ")" +
+		" GROUP BY job_queue, job_id, job_definition, tag_keys, tag_values, is_array_parent)"
+}

@@ -13,8 +13,9 @@ const failuresRowTitle = "Failures"
 
 // historyFailuresRow: which jobs failed, why, and where their logs are.
 func historyFailuresRow(cfg Config) row {
-	failed := "FROM $database.jobs FINAL WHERE " + stoppedInRange +
-		" AND status = 'FAILED' AND is_array_parent = 0 AND " + chFilter(cfg)
+	failed := "FROM " + stoppedJobs("status", "stopped_at_ms", "failure_class", "status_reason", "exit_code", "job_name", "attempts", "log_stream",
+		"job_definition_revision", "image", "log_group", "log_region", "account", "region") +
+		" WHERE " + stoppedMs + " AND status = 'FAILED' AND is_array_parent = 0 AND " + chFilter(cfg)
 	return row{title: failuresRowTitle, panels: []cog.Builder[dashboard.Panel]{
 		barsTimeseries(clickhousePluginID).
 			Title("Failed jobs by reason over time").

@@ -27,7 +27,8 @@ func historyJobsRow(cfg Config) row {
 			WithTarget(chQuery("SELECT job_id, job_name, job_queue, job_definition, status, run_time_ms / 1000 AS run_seconds,"+
 				" queue_wait_ms / 1000 AS wait_seconds, attempts, vcpus, memory_mib, gpus, instance_type,"+
 				" toDateTime(intDiv(stopped_at_ms, 1000), 'UTC') AS stopped"+
-				" FROM $database.jobs FINAL WHERE "+stoppedInRange+" AND is_array_parent = 0 AND run_time_ms >= 0 AND "+chFilter(cfg)+
+				" FROM "+stoppedJobs("job_name", "status", "run_time_ms", "queue_wait_ms", "attempts", "vcpus", "memory_mib", "gpus", "instance_type", "stopped_at_ms", "account", "region")+
+				" WHERE "+stoppedMs+" AND is_array_parent = 0 AND run_time_ms >= 0 AND "+chFilter(cfg)+
 				" ORDER BY run_time_ms DESC LIMIT 50")).
 			OverrideByName("job_id", jobIDLinks()).
 			OverrideByRegexp(".*_seconds$", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Seconds}}),
@@ -50,6 +51,12 @@ func stuckRunnableSQL(cfg Config) string {
 		" argMaxIf(status_reason, event_time_ms, detail_type = 'Batch Job Queue Blocked') AS blocked_reason" +
 		" FROM $database.events FINAL" +
 		" WHERE event_time >= $__toTime - INTERVAL 14 DAY AND event_time <= $__toTime" +
+		// Candidates: the jobs not finished now (jobs_active) and those that
+		// finished after the end of the range; events are read by key.
+		" AND (job_queue, job_id) IN (SELECT job_queue, job_id FROM $database.jobs_active" +
+		" UNION ALL SELECT job_queue, job_id FROM $database.jobs_by_day" +
+		" WHERE created_at >= $__toTime - INTERVAL 14 DAY AND created_at <= $__toTime" +
+		" AND stopped_at_ms > toUInt64(toUInt32($__toTime)) * 1000)" +
 		" AND NOT (array_size > 0 AND array_index = -1) AND " + chFilter(cfg) +
 		" GROUP BY job_id" +
 		" HAVING " + latest("status") + " = 'RUNNABLE' AND runnable_seconds > " + strconv.Itoa(stuckAfterSeconds) +

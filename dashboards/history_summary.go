@@ -9,7 +9,7 @@ import (
 
 // historySummaryRow: the range in four numbers.
 func historySummaryRow(cfg Config) row {
-	jobs := "FROM $database.jobs FINAL WHERE $__timeFilter(created_at) AND is_array_parent = 0 AND " + chFilter(cfg)
+	jobs := "FROM $database.jobs_by_day FINAL WHERE $__timeFilter(created_at) AND is_array_parent = 0 AND " + chFilter(cfg)
 	return row{title: "Summary", panels: []cog.Builder[dashboard.Panel]{
 		defaultStat(clickhousePluginID).
 			Title("Jobs created").

@@ -8,7 +8,14 @@ import (
 
 // historyUsageRow: who used the capacity, by cost-allocation tag.
 func historyUsageRow(cfg Config) row {
-	attempts := "FROM $database.attempts FINAL WHERE created_at <= $__toTime AND $__timeFilter(started_at) AND finished = 1 AND " + chAttemptsFilter(cfg)
+	// Finished attempts that started in the range, from attempts_by_day
+	// without FINAL: a finished row is its attempt's latest state, and
+	// argMax by version folds its duplicates as FINAL would.
+	attempts := "FROM (SELECT job_queue, job_id, attempt, job_definition, tag_keys, tag_values, started_at," +
+		" argMax(vcpus, version) AS vcpus, argMax(memory_mib, version) AS memory_mib, argMax(gpus, version) AS gpus," +
+		" argMax(duration_ms, version) AS duration_ms FROM $database.attempts_by_day" +
+		" WHERE created_at >= $__fromTime - INTERVAL 14 DAY AND created_at <= $__toTime AND $__timeFilter(started_at) AND finished = 1" +
+		" GROUP BY job_queue, job_id, attempt, job_definition, tag_keys, tag_values, started_at) WHERE " + chAttemptsFilter(cfg)
 	return row{title: "Usage", panels: []cog.Builder[dashboard.Panel]{
 		defaultTable(clickhousePluginID).
 			Title("vCPU-hours by $cost_tag").

@@ -9,7 +9,7 @@ import (
 
 // historyWaitsRow: how long jobs waited for capacity, per queue and hour.
 func historyWaitsRow(cfg Config) row {
-	started := "FROM $database.jobs FINAL WHERE $__timeFilter(created_at) AND is_array_parent = 0 AND queue_wait_ms >= 0 AND " + chFilter(cfg)
+	started := "FROM $database.jobs_by_day FINAL WHERE $__timeFilter(created_at) AND is_array_parent = 0 AND queue_wait_ms >= 0 AND " + chFilter(cfg)
 	return row{title: "Queue wait", panels: []cog.Builder[dashboard.Panel]{
 		defaultTimeseries(clickhousePluginID).
 			Title("p95 queue wait per queue per hour").

@@ -72,7 +72,7 @@ func (b *mixBuilder) job(kind, queue string, extra map[string]any) *mixJob {
 			"createdAt":     ms(created),
 			"jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/model-build:4",
 			"parameters":    map[string]any{"accountId": fmt.Sprintf("acct-%03d", b.n%7)},
-			"tags":          map[string]any{"product": "models", "tier": "small"},
+			"tags":          map[string]any{"product": "models", "tier": "small", "team": "ml-platform"},
 			"propagateTags": true,
 			"retryStrategy": map[string]any{"attempts": 3, "evaluateOnExit": []any{map[string]any{"onStatusReason": "Host EC2*", "action": "RETRY"}, map[string]any{"onReason": "*", "action": "EXIT"}}},
 			"dependsOn":     []any{},

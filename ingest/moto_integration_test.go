@@ -189,6 +189,37 @@ func checkJobs(t *testing.T, st *store.Store, mix *mixBuilder) {
 	if n := queryUint(t, st, "SELECT count() FROM "+st.Table("attempts")+" FINAL WHERE finished = 1"); int(n) != wantAttempts {
 		t.Errorf("finished attempts = %d, want %d", n, wantAttempts)
 	}
+	checkDerived(t, st, mix, wantAttempts)
+}
+
+// checkDerived checks the lookup, daily and rollup tables against the
+// mix: one key per job, the latest state per job, and rollups that count
+// each job and finished attempt once however often it was written.
+func checkDerived(t *testing.T, st *store.Store, mix *mixBuilder, wantAttempts int) {
+	t.Helper()
+	if _, err := st.RefreshRollups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus := map[string]int{}
+	for _, j := range mix.jobs {
+		wantStatus[j.FinalStatus]++
+	}
+	for status, want := range wantStatus {
+		q := "SELECT count() FROM " + st.Table("jobs_by_day") + " FINAL WHERE status = '" + status + "'"
+		if n := queryUint(t, st, q); int(n) != want {
+			t.Errorf("jobs_by_day FINAL: %d jobs %s, want %d", n, status, want)
+		}
+		q = "SELECT sum(jobs) FROM " + st.Table("jobs_daily") + " WHERE status = '" + status + "'"
+		if n := queryUint(t, st, q); int(n) != want {
+			t.Errorf("jobs_daily: %d jobs %s, want %d", n, status, want)
+		}
+	}
+	if n := queryUint(t, st, "SELECT uniqExact(job_id) FROM "+st.Table("job_keys")); int(n) != len(mix.jobs) {
+		t.Errorf("job_keys holds %d jobs, want %d", n, len(mix.jobs))
+	}
+	if n := queryUint(t, st, "SELECT sum(attempts) FROM "+st.Table("usage_daily")+" WHERE finished = 1"); int(n) != wantAttempts {
+		t.Errorf("usage_daily: %d finished attempts, want %d", n, wantAttempts)
+	}
 }
 
 // TestMotoEventBridgeToClickHouse: EventBridge rule (source aws.batch) →

@@ -22,13 +22,16 @@ type Source interface {
 // the sources stop receiving, the pipeline flushes what it holds (bounded by
 // DrainTimeout), the sources acknowledge it, and Run returns nil.
 type Service struct {
-	Pipeline        *Pipeline
-	Sources         []Source
-	Reconcile       *Reconcile
-	ReconcileEvery  time.Duration
-	Store           *store.Store
-	Retention       store.Retention
-	RetentionEvery  time.Duration
+	Pipeline       *Pipeline
+	Sources        []Source
+	Reconcile      *Reconcile
+	ReconcileEvery time.Duration
+	Store          *store.Store
+	Retention      store.Retention
+	RetentionEvery time.Duration
+	// MaintainEvery is how often the store's rollups are refreshed and its
+	// active-jobs table pruned (store.Store.Maintain); 0 disables.
+	MaintainEvery   time.Duration
 	DrainTimeout    time.Duration
 	Log             *logrus.Entry
 	Now             func() time.Time
@@ -61,27 +64,18 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}(src)
 	}
-	if s.Reconcile != nil && s.ReconcileEvery > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.every(ctx, s.ReconcileEvery, func() {
-				if _, err := s.Reconcile.Run(ctx, s.Pipeline); err != nil && ctx.Err() == nil {
-					s.Log.WithError(err).Warn("reconcile failed")
-				}
-			})
-		}()
+	if s.Reconcile != nil {
+		s.loop(ctx, &wg, s.ReconcileEvery, "reconcile failed", func() error {
+			_, err := s.Reconcile.Run(ctx, s.Pipeline)
+			return err
+		})
 	}
-	if s.Store != nil && s.RetentionEvery > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.every(ctx, s.RetentionEvery, func() {
-				if _, err := s.Store.EnforceRetention(ctx, s.Retention, s.Now()); err != nil && ctx.Err() == nil {
-					s.Log.WithError(err).Warn("retention failed")
-				}
-			})
-		}()
+	if s.Store != nil {
+		s.loop(ctx, &wg, s.RetentionEvery, "retention failed", func() error {
+			_, err := s.Store.EnforceRetention(ctx, s.Retention, s.Now())
+			return err
+		})
+		s.loop(ctx, &wg, s.MaintainEvery, "history maintenance failed", func() error { return s.Store.Maintain(ctx) })
 	}
 
 	select {
@@ -104,6 +98,23 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.Log.Info("ingest stopped")
 	return err
+}
+
+// loop runs f every d (if d > 0) in a goroutine counted by wg until ctx
+// ends, logging its errors as warnings with msg.
+func (s *Service) loop(ctx context.Context, wg *sync.WaitGroup, d time.Duration, msg string, f func() error) {
+	if d <= 0 {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.every(ctx, d, func() {
+			if err := f(); err != nil && ctx.Err() == nil {
+				s.Log.WithError(err).Warn(msg)
+			}
+		})
+	}()
 }
 
 // every runs f now and then every d until ctx ends.

@@ -43,6 +43,26 @@ func (r Retention) Validate() error {
 	return nil
 }
 
+// retainedTable is a table and the days retention keeps of it.
+type retainedTable struct {
+	table string
+	days  int
+}
+
+// retainedTables lists every partitioned table with its retention. Tables
+// derived from jobs or attempts (migrations 010-013: lookups, daily copies,
+// rollups) follow the retention of what they derive from.
+func retainedTables(r Retention) []retainedTable {
+	out := []retainedTable{{"events", r.EventsDays}, {"quarantine", r.QuarantineDays}}
+	for _, t := range []string{"jobs", "job_keys", "array_children", "job_params", "job_tags", "jobs_by_day", "jobs_active", "jobs_daily"} {
+		out = append(out, retainedTable{t, r.JobsDays})
+	}
+	for _, t := range []string{"attempts", "attempts_by_day", "usage", "usage_daily"} {
+		out = append(out, retainedTable{t, r.AttemptsDays})
+	}
+	return out
+}
+
 // DroppedPartition is one partition retention removed.
 type DroppedPartition struct {
 	Table     string
@@ -53,10 +73,7 @@ type DroppedPartition struct {
 // the table's retention at now.
 func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
 	var dropped []DroppedPartition
-	for _, t := range []struct {
-		table string
-		days  int
-	}{{"events", r.EventsDays}, {"jobs", r.JobsDays}, {"attempts", r.AttemptsDays}, {"usage", r.AttemptsDays}, {"quarantine", r.QuarantineDays}} {
+	for _, t := range retainedTables(r) {
 		if t.days <= 0 {
 			continue
 		}

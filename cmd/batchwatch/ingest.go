@@ -36,6 +36,7 @@ type ingestFlags struct {
 	reconcileRate  float64
 	reconcileRoles []string
 	retentionEvery time.Duration
+	maintainEvery  time.Duration
 	noMigrate      bool
 }
 
@@ -57,6 +58,7 @@ func addIngestFlags(cmd *kingpin.CmdClause) *ingestFlags {
 	cmd.Flag("reconcile.account-role", "ACCOUNT=ROLE_ARN (repeated): reconcile each account through its role (AssumeRole with these credentials), each at its own --reconcile.rate; default: the credentials' own account.").StringsVar(&f.reconcileRoles)
 	cmd.Flag("reconcile.rate", "Batch API requests per second reconcile may use (the account shares about 50/s).").Default("2").Float64Var(&f.reconcileRate)
 	cmd.Flag("retention.interval", "Enforce retention (drop old partitions) this often; 0 disables.").Default("1h").DurationVar(&f.retentionEvery)
+	cmd.Flag("history.refresh-interval", "Recompute the daily rollups of the days whose jobs changed, and prune the active-jobs table, this often; 0 disables (run one ingest with it on).").Default("1m").DurationVar(&f.maintainEvery)
 	cmd.Flag("no-migrate", "Do not apply migrations at start.").BoolVar(&f.noMigrate)
 	return f
 }
@@ -145,7 +147,7 @@ func runIngest(ctx context.Context, l *logrus.Entry, f *ingestFlags) error {
 	}
 	svc := &ingest.Service{
 		Pipeline: pipe, Sources: sources, Reconcile: rec, ReconcileEvery: f.reconcileEvery,
-		Store: st, Retention: *f.ret, RetentionEvery: f.retentionEvery, DrainTimeout: f.pipe.DrainTimeout,
+		Store: st, Retention: *f.ret, RetentionEvery: f.retentionEvery, MaintainEvery: f.maintainEvery, DrainTimeout: f.pipe.DrainTimeout,
 		Log: l, Now: time.Now, OnPipelineStart: ready,
 	}
 	l.WithField("queues", len(sources)).WithField("listen", *f.web.WebListenAddresses).Info("ingest started")
