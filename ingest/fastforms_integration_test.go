@@ -158,6 +158,7 @@ func TestFastFormsMatchSlowForms(t *testing.T) {
 	st := testenv.Store(t)
 	ctx := context.Background()
 	rerun, late := loadDocsHistory(t, st, true)
+	loadUsage(t, st, time.Now().UTC())
 	if err := st.PruneActive(ctx); err != nil {
 		t.Fatal(err)
 	}
