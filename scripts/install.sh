@@ -2,9 +2,10 @@
 # Install what batchwatch's demo and tests need on a fresh Debian machine:
 # Go (from the Go module proxy's toolchain zips when missing or too old) and
 # the Debian packages of ClickHouse, Prometheus, Alertmanager and
-# docker-compose (for offline validation of the compose file).
+# docker-compose (for offline validation of the compose file); ZooKeeper for
+# the replicated cluster the cluster tests start.
 #
-#   scripts/install.sh [go|clickhouse|prometheus|compose|all]...
+#   scripts/install.sh [go|clickhouse|prometheus|compose|zookeeper|all]...
 set -euo pipefail
 
 GO_VERSION=${GO_VERSION:-1.26.8}
@@ -45,6 +46,7 @@ install_go() {
 install_clickhouse() { apt_install curl clickhouse-server clickhouse-client; }
 install_prometheus() { apt_install curl prometheus prometheus-alertmanager; }
 install_compose() { apt_install docker-compose; }
+install_zookeeper() { apt_install zookeeper; }
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] || [ "${names[0]}" = all ] && names=(go clickhouse prometheus compose)
