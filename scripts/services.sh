@@ -128,8 +128,11 @@ cluster_xml() {
 }
 
 # start_cluster_replica N: one server of the cluster (ZooKeeper first). The
-# default profile allows LowCardinality: on 18.16, ON CLUSTER DDL runs with
-# the server's profile, not the client's settings.
+# default profile allows LowCardinality (on 18.16, ON CLUSTER DDL runs with
+# the server's profile, not the client's settings) and runs IN and JOIN
+# subqueries on Distributed tables against each shard's local tables
+# (distributed_product_mode: a string setting 18.16's clients cannot send;
+# exact because the rows of a job share a shard).
 start_cluster_replica() {
   local n=$1 dir=$run/cluster$1
   command -v clickhouse-server >/dev/null || "$root/scripts/install.sh" clickhouse
@@ -139,7 +142,8 @@ start_cluster_replica() {
   printf '%s\n' "<yandex><users><batchwatch>" "  <password>$CLUSTER_PASSWORD</password>" \
     "  <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>" \
     "  <profile>default</profile><quota>default</quota>" "</batchwatch></users>" \
-    "<profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type></default></profiles>" \
+    "<profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>" \
+    "<distributed_product_mode>local</distributed_product_mode></default></profiles>" \
     "</yandex>" > "$dir/users.d/batchwatch.xml"
   setsid clickhouse-server --config-file="$dir/config.xml" >"$run/cluster$n.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "cluster$n")"

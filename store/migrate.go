@@ -76,16 +76,11 @@ func statements(sql string) []string {
 // Migrate creates the database and applies every migration not yet recorded
 // in schema_migrations. Every statement is idempotent (IF NOT EXISTS), so a
 // migration interrupted half-way, or run by two processes at once, is safe
-// to apply again. It returns the versions it applied.
+// to apply again. It returns the versions it applied. In cluster mode the
+// statements are rewritten for the cluster (see cluster.go).
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", s.db, err)
-	}
-	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+` (
-		version UInt32, name String, applied_at DateTime('UTC')
-	) ENGINE = ReplacingMergeTree ORDER BY version`)
-	if err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	if err := s.createBase(ctx); err != nil {
+		return nil, err
 	}
 	done, err := s.AppliedMigrations(ctx)
 	if err != nil {
@@ -95,16 +90,19 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cr *clusterRewriter
+	if s.cluster != "" {
+		if cr, err = newClusterRewriter(s.db, s.cluster, migs); err != nil {
+			return nil, fmt.Errorf("cluster form of the migrations: %w", err)
+		}
+	}
 	var applied []int
 	for _, m := range migs {
 		if done[m.Version] {
 			continue
 		}
-		sql := strings.ReplaceAll(m.SQL, "${database}", s.db)
-		for i, stmt := range statements(sql) {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
-			}
+		if err := s.apply(ctx, m, cr); err != nil {
+			return applied, err
 		}
 		if err := s.conn.Exec(ctx, "INSERT INTO "+s.Table("schema_migrations")+" (version, name, applied_at) SELECT toUInt32(?), ?, now()", m.Version, m.Name); err != nil {
 			return applied, fmt.Errorf("record migration %03d: %w", m.Version, err)
@@ -113,6 +111,50 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// createBase creates the database and schema_migrations. In cluster mode
+// schema_migrations is replicated to every server (one ZooKeeper path for
+// all shards), so any server knows the applied versions.
+func (s *Store) createBase(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db+s.OnCluster()); err != nil {
+		return fmt.Errorf("create database %s: %w", s.db, err)
+	}
+	engine := "ReplacingMergeTree"
+	if s.cluster != "" {
+		engine = "ReplicatedReplacingMergeTree('/clickhouse/tables/all/" + s.db + "/schema_migrations', '{shard}_{replica}')"
+	}
+	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+s.OnCluster()+` (
+		version UInt32, name String, applied_at DateTime('UTC')
+	) ENGINE = `+engine+` ORDER BY version`)
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}
+
+// apply runs one migration's statements, in their cluster form when cr is
+// set.
+func (s *Store) apply(ctx context.Context, m Migration, cr *clusterRewriter) error {
+	sql := strings.ReplaceAll(m.SQL, "${database}", s.db)
+	var stmts []string
+	for i, stmt := range statements(sql) {
+		if cr == nil {
+			stmts = append(stmts, stmt)
+			continue
+		}
+		out, err := cr.rewrite(stmt)
+		if err != nil {
+			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+		stmts = append(stmts, out...)
+	}
+	for i, stmt := range stmts {
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+	}
+	return nil
 }
 
 // AppliedMigrations returns the recorded versions.
