@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what is missing on a
-# fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose),
+# fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose,
+# ZooKeeper for the cluster tests, which start their own servers),
 # starts the real servers the tests use on 127.0.0.1, runs vet and every test —
 # unit and integration — and stops the servers it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scripts/install.sh go clickhouse prometheus compose
+scripts/install.sh go clickhouse prometheus compose zookeeper
 export PATH="/usr/local/go/bin:$PATH"
 
 # Only stop what this run started (a developer may have servers running).
