@@ -56,6 +56,8 @@ type tableDef struct {
 type clusterRewriter struct {
 	db, cluster string
 	tables      map[string]tableDef
+	order       []string        // tables in migration order
+	viewTargets map[string]bool // tables a materialized view writes
 }
 
 var (
@@ -72,11 +74,18 @@ var (
 
 // newClusterRewriter builds the catalog from all migrations.
 func newClusterRewriter(db, cluster string, migs []Migration) (*clusterRewriter, error) {
-	r := &clusterRewriter{db: db, cluster: cluster, tables: map[string]tableDef{}}
+	r := &clusterRewriter{db: db, cluster: cluster, tables: map[string]tableDef{}, viewTargets: map[string]bool{}}
 	for _, m := range migs {
 		for _, stmt := range statements(strings.ReplaceAll(m.SQL, "${database}", db)) {
-			if _, err := r.learn(stmt); err != nil {
+			name, err := r.learn(stmt)
+			if err != nil {
 				return nil, fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
+			}
+			if name != "" {
+				r.order = append(r.order, name)
+			}
+			if v := createViewRE.FindStringSubmatch(strings.TrimSpace(stmt)); v != nil {
+				r.viewTargets[v[5]] = true
 			}
 		}
 	}

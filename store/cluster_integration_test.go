@@ -162,3 +162,69 @@ func TestClusterMigrateInsertRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterCopyFromSingleServer: a single-server database (on the shared
+// server) copied into the cluster by CopyFrom gives the same jobs FINAL,
+// attempts and events, sharded by job; a source at another migration
+// version is refused.
+func TestClusterCopyFromSingleServer(t *testing.T) {
+	ctx := context.Background()
+	src := testenv.Store(t)
+	var bodies []string
+	for k := range 10 {
+		bodies = append(bodies, lifecycle(fmt.Sprintf("copy-%d", k))...)
+		bodies = append(bodies, lifecycle(fmt.Sprintf("copy-%d:0", k))...)
+	}
+	if _, err := src.Insert(ctx, parseAll(t, bodies)); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.InsertQuarantine(ctx, []store.Quarantined{{ReceivedAt: time.Now(), Source: "sqs", MessageID: "m1", Error: "bad", Body: "{"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	c := testenv.StartCluster(t)
+	cfg := c.Config(t)
+	s, err := store.Open(cfg, logging.Discard().WithField("test", t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	from := store.CopySource{Addr: testenv.ClickHouseAddr(), Database: src.Database(), User: "default"}
+	copied, err := s.CopyFrom(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copied) == 0 {
+		t.Fatal("nothing copied")
+	}
+	summary := func(st *store.Store) string {
+		var out []string
+		for _, q := range []string{
+			"SELECT count(), sum(cityHash64(job_id, version)) FROM " + st.Table("jobs") + " FINAL",
+			"SELECT count(), sum(cityHash64(job_id, attempt, version)) FROM " + st.Table("attempts") + " FINAL",
+			"SELECT count(), sum(cityHash64(event_id)) FROM " + st.Table("events") + " FINAL",
+			"SELECT count(), sum(cityHash64(message_id)) FROM " + st.Table("quarantine") + " FINAL",
+		} {
+			var n, sum uint64
+			if err := st.Conn().QueryRow(ctx, q).Scan(&n, &sum); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			out = append(out, fmt.Sprintf("%d/%d", n, sum))
+		}
+		return strings.Join(out, " ")
+	}
+	if a, b := summary(src), summary(s); a != b || strings.HasPrefix(a, "0/") {
+		t.Fatalf("single server %s, cluster %s", a, b)
+	}
+	checkShards(t, c, cfg.Database, "jobs", 20)
+
+	if err := src.Conn().Exec(ctx, "INSERT INTO "+src.Table("schema_migrations")+" (version, name, applied_at) SELECT 999, 'future', now()"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CopyFrom(ctx, from); err == nil || !strings.Contains(err.Error(), "migrations") {
+		t.Fatalf("a source at another version: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 func migrateCommand(app *kingpin.Application) *command {
 	cmd := app.Command("migrate", "Create or upgrade batchwatch's ClickHouse database (idempotent; ingest also runs it at start).")
 	chCfg := store.AddFlags(cmd)
+	copyFrom := addCopyFromFlags(cmd)
 	ret := store.AddRetentionFlags(cmd)
 	enforce := cmd.Flag("retention.enforce", "Also drop partitions older than the retention now.").Bool()
 	return &command{
@@ -42,6 +43,9 @@ func migrateCommand(app *kingpin.Application) *command {
 					return err
 				}
 				fmt.Printf("retention dropped %d partitions\n", len(dropped))
+			}
+			if copyFrom.Addr != "" {
+				return runCopyFrom(ctx, st, *copyFrom)
 			}
 			return nil
 		},
