@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/batchwatch/batchwatch/awsclient"
 	"github.com/batchwatch/batchwatch/logging"
@@ -82,7 +83,9 @@ func startClusterIngest(t *testing.T, ctx context.Context, cfg store.Config, add
 // 2 x 2 cluster through two ingest processes reading one queue. A replica
 // of shard 1 is killed with SIGKILL once ingest has written, while the day
 // goes on (quorum inserts on shard 1 fail and are retried), and started
-// again. Then: every emitted event is in events exactly once (FINAL),
+// again; then both replicas of shard 2 are killed (ingest acknowledges
+// nothing until they are back). Then: every emitted event is in events
+// exactly once (FINAL),
 // jobs FINAL equals the simulator's truth, all rows of a job are on one
 // shard, and both replicas of each shard hold the same rows.
 func TestClusterSimulatorDayTwoIngests(t *testing.T) {
@@ -103,10 +106,10 @@ func TestClusterSimulatorDayTwoIngests(t *testing.T) {
 	}
 	var out lockedBuffer
 	log := logging.Discard().WithField("test", t.Name())
-	// 24 simulated hours in about 20 s, so that events keep coming while
-	// the replica is down.
+	// 24 simulated hours in about 40 s, so that events keep coming while
+	// servers are down.
 	s, url, stopSim, err := sim.Serve(context.Background(), sim.Config{
-		Scenario: sc.Scaled(0.02), Speed: 4320, Seed: 17, Registry: prometheus.NewRegistry(), Logger: log, Now: time.Now, Out: &out,
+		Scenario: sc.Scaled(0.02), Speed: 2160, Seed: 17, Registry: prometheus.NewRegistry(), Logger: log, Now: time.Now, Out: &out,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +131,23 @@ func TestClusterSimulatorDayTwoIngests(t *testing.T) {
 		return testutil.CollectAndCount(a.m.StoreErrors)+testutil.CollectAndCount(b.m.StoreErrors) > 0
 	})
 	c.Start(1)
+
+	// A whole shard down: ingest stops acknowledging (every batch has rows
+	// for both shards) and resumes when the shard is back.
+	errs := func() float64 { return sumCounter(a.m.StoreErrors) + sumCounter(b.m.StoreErrors) }
+	acked := func() float64 { return sumCounter(a.m.Acked) + sumCounter(b.m.Acked) }
+	c.Kill(2)
+	c.Kill(3)
+	e0 := errs()
+	waitFor(t, "inserts to fail with shard 2 down", 2*time.Minute, func() bool { return errs() >= e0+2 })
+	ack0, e1 := acked(), errs()
+	waitFor(t, "more inserts to fail with shard 2 down", 2*time.Minute, func() bool { return errs() >= e1+4 })
+	if got := acked(); got != ack0 {
+		t.Fatalf("%v messages acknowledged while shard 2 was down", got-ack0)
+	}
+	c.Start(2)
+	c.Start(3)
+	waitFor(t, "ingest to acknowledge again", 2*time.Minute, func() bool { return acked() > ack0 })
 
 	waitFor(t, "the simulated day to finish", 3*time.Minute, s.Done)
 	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
@@ -155,6 +175,20 @@ func TestClusterSimulatorDayTwoIngests(t *testing.T) {
 	checkEventsOnce(t, mig, out.eventIDs(t))
 	checkJobsTruth(t, mig, s.Truth())
 	checkClusterShards(t, c, cfg.Database)
+}
+
+// sumCounter adds up every series of a counter (vector).
+func sumCounter(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	total := 0.0
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err == nil && pb.Counter != nil {
+			total += pb.Counter.GetValue()
+		}
+	}
+	return total
 }
 
 // checkEventsOnce: events FINAL holds every emitted event id once.
