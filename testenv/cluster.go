@@ -56,6 +56,14 @@ func StartCluster(t testing.TB) *Cluster {
 		c.Addrs = append(c.Addrs, fmt.Sprintf("127.0.0.1:%d", base+10*i))
 	}
 	t.Cleanup(func() { c.run("stop", "cluster") })
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range 4 {
+				p := filepath.Join(c.runDir(), fmt.Sprintf("cluster%d", i+1), "log", "clickhouse-server.err.log")
+				t.Logf("last lines of cluster%d's error log (%s):\n%s", i+1, p, tail(p, 15))
+			}
+		}
+	})
 	c.run("start", "cluster")
 	c.check()
 	return c
@@ -93,17 +101,25 @@ func (c *Cluster) run(action string, names ...string) {
 	}
 }
 
-// check fails the test unless every server answers.
+// check fails the test unless every server answers and reaches ZooKeeper
+// (distributed DDL and replication need its session) within 30 s.
 func (c *Cluster) check() {
 	c.t.Helper()
 	for i := range c.Addrs {
 		s := c.Server(i)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := s.Ping(ctx)
-		cancel()
+		var err error
+		for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(200 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var n uint64
+			err = s.Conn().QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		_ = s.Close()
 		if err != nil {
-			c.t.Fatalf("cluster server %s does not answer (scripts/services.sh start cluster): %v", c.Addrs[i], err)
+			c.t.Fatalf("cluster server %s does not answer or reach ZooKeeper (scripts/services.sh start cluster): %v", c.Addrs[i], err)
 		}
 	}
 }
@@ -147,16 +163,7 @@ func (c *Cluster) Server(i int) *store.Store {
 // Kill sends SIGKILL to server i (0-3), by the PID services.sh recorded.
 func (c *Cluster) Kill(i int) {
 	c.t.Helper()
-	dir := ""
-	for _, kv := range c.env {
-		if v, ok := strings.CutPrefix(kv, "BATCHWATCH_RUN_DIR="); ok {
-			dir = v
-		}
-	}
-	if dir == "" {
-		dir = filepath.Join(c.root, ".run")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("cluster%d.pid", i+1)))
+	b, err := os.ReadFile(filepath.Join(c.runDir(), fmt.Sprintf("cluster%d.pid", i+1)))
 	if err != nil {
 		c.t.Fatalf("pid of cluster%d: %v", i+1, err)
 	}
@@ -173,6 +180,20 @@ func (c *Cluster) Kill(i int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// runDir is services.sh's folder of PID files and server folders.
+func (c *Cluster) runDir() string {
+	dir := ""
+	for _, kv := range c.env {
+		if v, ok := strings.CutPrefix(kv, "BATCHWATCH_RUN_DIR="); ok {
+			dir = v
+		}
+	}
+	if dir == "" {
+		dir = filepath.Join(c.root, ".run")
+	}
+	return dir
 }
 
 // Start starts server i (0-3) again and waits until it answers.
