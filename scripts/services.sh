@@ -132,7 +132,10 @@ cluster_xml() {
 # the server's profile, not the client's settings) and runs IN and JOIN
 # subqueries on Distributed tables against each shard's local tables
 # (distributed_product_mode: a string setting 18.16's clients cannot send;
-# exact because the rows of a job share a shard).
+# exact because the rows of a job share a shard), and reads its own shard
+# through a connection (prefer_localhost_replica=0: 18.16 fails FINAL with
+# ORDER BY on a Distributed table otherwise; batchwatch sends it too, the
+# profile covers Grafana and clickhouse-client).
 start_cluster_replica() {
   local n=$1 dir=$run/cluster$1
   command -v clickhouse-server >/dev/null || "$root/scripts/install.sh" clickhouse
@@ -143,7 +146,8 @@ start_cluster_replica() {
     "  <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>" \
     "  <profile>default</profile><quota>default</quota>" "</batchwatch></users>" \
     "<profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>" \
-    "<distributed_product_mode>local</distributed_product_mode></default></profiles>" \
+    "<distributed_product_mode>local</distributed_product_mode>" \
+    "<prefer_localhost_replica>0</prefer_localhost_replica></default></profiles>" \
     "</yandex>" > "$dir/users.d/batchwatch.xml"
   setsid clickhouse-server --config-file="$dir/config.xml" >"$run/cluster$n.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "cluster$n")"

@@ -169,7 +169,7 @@ func TestClusterMigrateInsertRetention(t *testing.T) {
 // version is refused.
 func TestClusterCopyFromSingleServer(t *testing.T) {
 	ctx := context.Background()
-	src := testenv.Store(t)
+	src := testenv.SingleServerStore(t)
 	var bodies []string
 	for k := range 10 {
 		bodies = append(bodies, lifecycle(fmt.Sprintf("copy-%d", k))...)

@@ -153,7 +153,7 @@ func TestConnSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set["insert_distributed_sync"] != 1 || set["insert_quorum"] != 2 {
+	if set["insert_distributed_sync"] != 1 || set["insert_quorum"] != 2 || set["prefer_localhost_replica"] != 0 {
 		t.Fatalf("cluster settings %v", set)
 	}
 	set, err = connSettings(&Config{})

@@ -113,6 +113,10 @@ func connSettings(c *Config) (clickhouse.Settings, error) {
 		return nil, fmt.Errorf("clickhouse insert quorum %d is negative", c.InsertQuorum)
 	}
 	set["insert_distributed_sync"] = 1
+	// 18.16 fails "SELECT ... FROM t FINAL ORDER BY ..." on a Distributed
+	// table ("Cannot find column ... in source stream") when it reads the
+	// local shard in-process; through the loopback connection it works.
+	set["prefer_localhost_replica"] = 0
 	if c.InsertQuorum > 1 {
 		set["insert_quorum"] = c.InsertQuorum
 	}

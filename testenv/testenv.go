@@ -50,7 +50,20 @@ func UniqueName(prefix string) string {
 
 // ClickHouseConfig returns a store config for a fresh database that is
 // dropped when the test ends. The test fails if ClickHouse does not answer.
+// With BATCHWATCH_TEST_CLUSTER set, the database is in cluster mode on the
+// cluster of StartCluster (BATCHWATCH_CLUSTER_ADDRS, or one started for the
+// test), so that the tests of one server run on a cluster (docs/cluster.md).
 func ClickHouseConfig(t testing.TB) *store.Config {
+	t.Helper()
+	if os.Getenv("BATCHWATCH_TEST_CLUSTER") != "" {
+		return StartCluster(t).Config(t)
+	}
+	return SingleServerConfig(t)
+}
+
+// SingleServerConfig is ClickHouseConfig on the single server, whatever
+// BATCHWATCH_TEST_CLUSTER says.
+func SingleServerConfig(t testing.TB) *store.Config {
 	t.Helper()
 	cfg := &store.Config{
 		Addrs:       []string{ClickHouseAddr()},
@@ -84,7 +97,18 @@ func ClickHouseConfig(t testing.TB) *store.Config {
 // Store opens a migrated store on a fresh database.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
-	cfg := ClickHouseConfig(t)
+	return migrated(t, ClickHouseConfig(t))
+}
+
+// SingleServerStore is Store on the single server, whatever
+// BATCHWATCH_TEST_CLUSTER says.
+func SingleServerStore(t testing.TB) *store.Store {
+	t.Helper()
+	return migrated(t, SingleServerConfig(t))
+}
+
+func migrated(t testing.TB, cfg *store.Config) *store.Store {
+	t.Helper()
 	s, err := store.Open(cfg, logging.Discard().WithField("test", t.Name()))
 	if err != nil {
 		t.Fatal(err)
