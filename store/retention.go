@@ -51,7 +51,8 @@ type DroppedPartition struct {
 
 // EnforceRetention drops every partition whose data is entirely older than
 // the table's retention at now. In cluster mode it lists the partitions of
-// every server and drops them from the local tables ON CLUSTER.
+// every shard (one replica of each) and drops them from the local tables
+// ON CLUSTER.
 func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
 	var dropped []DroppedPartition
 	for _, t := range []struct {

@@ -145,8 +145,8 @@ func (s *Store) OnCluster() string {
 	return " ON CLUSTER " + s.cluster
 }
 
-// SystemTable is system.name on one server, and every server's
-// system.name (the cluster table function) in cluster mode.
+// SystemTable is system.name on one server, and system.name of one
+// replica of every shard (the cluster table function) in cluster mode.
 func (s *Store) SystemTable(name string) string {
 	if s.cluster == "" {
 		return "system." + name
