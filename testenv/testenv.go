@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,25 @@ func Store(t testing.TB) *store.Store {
 func SingleServerStore(t testing.TB) *store.Store {
 	t.Helper()
 	return migrated(t, SingleServerConfig(t))
+}
+
+// CLIFlags are the --clickhouse.* flags of batchwatch's commands for cfg.
+func CLIFlags(cfg *store.Config) []string {
+	var out []string
+	for _, a := range cfg.Addrs {
+		out = append(out, "--clickhouse.addr", a)
+	}
+	out = append(out, "--clickhouse.database", cfg.Database, "--clickhouse.user", cfg.Username, "--clickhouse.password", cfg.Password)
+	if cfg.Cluster != "" {
+		out = append(out, "--clickhouse.cluster", cfg.Cluster, "--clickhouse.insert-quorum", strconv.Itoa(cfg.InsertQuorum))
+	}
+	return out
+}
+
+// Migrated opens a store on cfg and migrates it.
+func Migrated(t testing.TB, cfg *store.Config) *store.Store {
+	t.Helper()
+	return migrated(t, cfg)
 }
 
 func migrated(t testing.TB, cfg *store.Config) *store.Store {
