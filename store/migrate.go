@@ -117,14 +117,14 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 // schema_migrations is replicated to every server (one ZooKeeper path for
 // all shards), so any server knows the applied versions.
 func (s *Store) createBase(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db+s.OnCluster()); err != nil {
+	if err := s.ddl(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db+s.OnCluster()); err != nil {
 		return fmt.Errorf("create database %s: %w", s.db, err)
 	}
 	engine := "ReplacingMergeTree"
 	if s.cluster != "" {
 		engine = "ReplicatedReplacingMergeTree('/clickhouse/tables/all/" + s.db + "/schema_migrations', '{shard}_{replica}')"
 	}
-	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+s.OnCluster()+` (
+	err := s.ddl(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+s.OnCluster()+` (
 		version UInt32, name String, applied_at DateTime('UTC')
 	) ENGINE = `+engine+` ORDER BY version`)
 	if err != nil {
@@ -150,11 +150,17 @@ func (s *Store) apply(ctx context.Context, m Migration, cr *clusterRewriter) err
 		stmts = append(stmts, out...)
 	}
 	for i, stmt := range stmts {
-		if err := s.conn.Exec(ctx, stmt); err != nil {
+		if err := s.ddl(ctx, stmt); err != nil {
 			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 		}
 	}
 	return nil
+}
+
+// ddl runs one idempotent migration statement, again after a transient
+// error (a connection that broke: distributed DDL waits on every server).
+func (s *Store) ddl(ctx context.Context, stmt string) error {
+	return RetryTransient(ctx, 5, func() error { return s.conn.Exec(ctx, stmt) })
 }
 
 // AppliedMigrations returns the recorded versions.

@@ -73,7 +73,7 @@ func StartCluster(t testing.TB) *Cluster {
 func freePortRange(t testing.TB, n int) int {
 	t.Helper()
 	for range 50 {
-		base := 20000 + rand.IntN(30000)
+		base := 20000 + rand.IntN(12000) // below Linux's ephemeral ports (32768-)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
