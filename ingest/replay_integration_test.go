@@ -21,7 +21,8 @@ import (
 // closed on that error).
 func TestReplayStdinCommand(t *testing.T) {
 	bin := testenv.BuildBatchwatch(t)
-	s := testenv.Store(t)
+	cfg := testenv.ClickHouseConfig(t)
+	s := testenv.Migrated(t, cfg)
 	var in bytes.Buffer
 	const n = 40
 	for i := 0; i < n; i++ {
@@ -31,8 +32,8 @@ func TestReplayStdinCommand(t *testing.T) {
 	run := func(stdin *bytes.Buffer, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"ingest", "--clickhouse.addr", testenv.ClickHouseAddr(),
-			"--clickhouse.database", s.Database(), "--web.listen-address", "127.0.0.1:0", "--log.level", "warn"}, args...)...)
+		cmd := exec.CommandContext(ctx, bin, append(append([]string{"ingest", "--web.listen-address", "127.0.0.1:0", "--log.level", "warn"},
+			testenv.CLIFlags(cfg)...), args...)...)
 		if stdin != nil {
 			cmd.Stdin = stdin
 		}

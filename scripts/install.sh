@@ -3,10 +3,11 @@
 # Go (from the Go module proxy's toolchain zips when missing or too old, with
 # the C compiler its race detector needs) and the Debian packages of
 # ClickHouse, Prometheus, Alertmanager, docker-compose (for offline validation
-# of the compose file) and debootstrap (the Debian base image of the Docker
-# stack test).
+# of the compose file), debootstrap (the Debian base image of the Docker
+# stack test) and ZooKeeper (for the replicated cluster the cluster tests
+# start).
 #
-#   scripts/install.sh [go|clickhouse|prometheus|compose|docker|all]...
+#   scripts/install.sh [go|clickhouse|prometheus|compose|docker|zookeeper|all]...
 #   scripts/install.sh proxy    # print the module proxy Go would come from
 #
 # Go comes from the module proxy the machine is configured with: the first
@@ -76,7 +77,8 @@ install_compose() { apt_install docker-compose; }
 # The Docker stack test (deploy/docker_integration_test.go): a Debian base
 # image from debootstrap; the engine itself is the machine's.
 install_docker() { apt_install debootstrap docker-compose; }
+install_zookeeper() { apt_install zookeeper; }
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] || [ "${names[0]}" = all ] && names=(go clickhouse prometheus compose docker)
+[ ${#names[@]} -eq 0 ] || [ "${names[0]}" = all ] && names=(go clickhouse prometheus compose docker zookeeper)
 for n in "${names[@]}"; do "install_$n"; done

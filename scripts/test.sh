@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what is missing on a
 # fresh Debian machine (Go, ClickHouse, Prometheus, Alertmanager, docker-compose,
-# debootstrap for the Docker stack test; the Docker engine is the machine's),
+# debootstrap for the Docker stack test, ZooKeeper for the cluster tests, which
+# start their own servers; the Docker engine is the machine's),
 # starts the real servers the tests use on 127.0.0.1, runs vet, the unit tests
 # with the race detector, and every test — unit and integration — and stops the
 # servers it started.
@@ -9,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scripts/install.sh go clickhouse prometheus compose docker
+scripts/install.sh go clickhouse prometheus compose docker zookeeper
 export PATH="/usr/local/go/bin:$PATH"
 
 # Only stop what this run started (a developer may have servers running).

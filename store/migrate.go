@@ -77,16 +77,11 @@ func statements(sql string) []string {
 // Migrate creates the database and applies every migration not yet recorded
 // in schema_migrations. Every statement is idempotent (IF NOT EXISTS), so a
 // migration interrupted half-way, or run by two processes at once, is safe
-// to apply again. It returns the versions it applied.
+// to apply again. It returns the versions it applied. In cluster mode the
+// statements are rewritten for the cluster (see cluster.go).
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", s.db, err)
-	}
-	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+` (
-		version UInt32, name String, applied_at DateTime('UTC')
-	) ENGINE = ReplacingMergeTree ORDER BY version`)
-	if err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	if err := s.createBase(ctx); err != nil {
+		return nil, err
 	}
 	done, err := s.AppliedMigrations(ctx)
 	if err != nil {
@@ -96,16 +91,19 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cr *clusterRewriter
+	if s.cluster != "" {
+		if cr, err = newClusterRewriter(s.db, s.cluster, migs); err != nil {
+			return nil, fmt.Errorf("cluster form of the migrations: %w", err)
+		}
+	}
 	var applied []int
 	for _, m := range migs {
 		if done[m.Version] {
 			continue
 		}
-		sql := strings.ReplaceAll(m.SQL, "${database}", s.db)
-		for i, stmt := range statements(sql) {
-			if err := s.exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
-			}
+		if err := s.apply(ctx, m, cr); err != nil {
+			return applied, err
 		}
 		if err := s.conn.Exec(ctx, "INSERT INTO "+s.Table("schema_migrations")+" (version, name, applied_at) SELECT toUInt32(?), ?, now()", m.Version, m.Name); err != nil {
 			return applied, fmt.Errorf("record migration %03d: %w", m.Version, err)
@@ -116,32 +114,90 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	return applied, nil
 }
 
+// createBase creates the database and schema_migrations. In cluster mode
+// schema_migrations is replicated to every server (one ZooKeeper path for
+// all shards), so any server knows the applied versions.
+func (s *Store) createBase(ctx context.Context) error {
+	if err := s.ddl(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db+s.OnCluster()); err != nil {
+		return fmt.Errorf("create database %s: %w", s.db, err)
+	}
+	engine := "ReplacingMergeTree"
+	if s.cluster != "" {
+		engine = "ReplicatedReplacingMergeTree('/clickhouse/tables/all/" + s.db + "/schema_migrations', '{shard}_{replica}')"
+	}
+	err := s.ddl(ctx, `CREATE TABLE IF NOT EXISTS `+s.Table("schema_migrations")+s.OnCluster()+` (
+		version UInt32, name String, applied_at DateTime('UTC')
+	) ENGINE = `+engine+` ORDER BY version`)
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}
+
+// apply runs one migration's statements, in their cluster form when cr is
+// set.
+func (s *Store) apply(ctx context.Context, m Migration, cr *clusterRewriter) error {
+	sql := strings.ReplaceAll(m.SQL, "${database}", s.db)
+	var stmts []string
+	for i, stmt := range statements(sql) {
+		stmt, skip, err := s.addColumnOnce(ctx, stmt)
+		if err != nil {
+			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+		if skip {
+			continue
+		}
+		if cr == nil {
+			stmts = append(stmts, stmt)
+			continue
+		}
+		out, err := cr.rewrite(stmt)
+		if err != nil {
+			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+		stmts = append(stmts, out...)
+	}
+	for i, stmt := range stmts {
+		if err := s.ddl(ctx, stmt); err != nil {
+			return fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+	}
+	return nil
+}
+
 // addColumnRE matches ALTER TABLE db.t ADD COLUMN IF NOT EXISTS name …,
 // which ClickHouse 18.16 does not parse.
 var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\.(\w+)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+(.+)$`)
 
-// exec runs one migration statement. ADD COLUMN IF NOT EXISTS is done the
-// way every server accepts: a look into system.columns, then a plain ADD
-// COLUMN when the column is missing. Such a statement adds one column.
-func (s *Store) exec(ctx context.Context, stmt string) error {
+// addColumnOnce turns ADD COLUMN IF NOT EXISTS into what every server
+// accepts: a look into system.columns, then a plain ADD COLUMN when the
+// column is missing (skip when it is there). Such a statement adds one
+// column. Other statements come back as they are.
+func (s *Store) addColumnOnce(ctx context.Context, stmt string) (string, bool, error) {
 	m := addColumnRE.FindStringSubmatch(stmt)
 	if m == nil {
-		return s.conn.Exec(ctx, stmt)
+		return stmt, false, nil
 	}
 	db, table, column, def := m[1], m[2], m[3], m[4]
 	if strings.Contains(def, ",") && strings.Contains(strings.ToUpper(def), "ADD COLUMN") {
-		return fmt.Errorf("add column %s.%s: ADD COLUMN IF NOT EXISTS takes one column per statement", table, column)
+		return "", false, fmt.Errorf("add column %s.%s: ADD COLUMN IF NOT EXISTS takes one column per statement", table, column)
 	}
 	var n uint64
 	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
 		db, table, column).Scan(&n)
 	if err != nil {
-		return fmt.Errorf("look up column %s.%s: %w", table, column, err)
+		return "", false, fmt.Errorf("look up column %s.%s: %w", table, column, err)
 	}
 	if n > 0 {
-		return nil
+		return "", true, nil
 	}
-	return s.conn.Exec(ctx, "ALTER TABLE "+db+"."+table+" ADD COLUMN "+column+" "+def)
+	return "ALTER TABLE " + db + "." + table + " ADD COLUMN " + column + " " + def, false, nil
+}
+
+// ddl runs one idempotent migration statement, again after a transient
+// error (a connection that broke: distributed DDL waits on every server).
+func (s *Store) ddl(ctx context.Context, stmt string) error {
+	return RetryTransient(ctx, 5, func() error { return s.conn.Exec(ctx, stmt) })
 }
 
 // AppliedMigrations returns the recorded versions.

@@ -70,7 +70,9 @@ type DroppedPartition struct {
 }
 
 // EnforceRetention drops every partition whose data is entirely older than
-// the table's retention at now.
+// the table's retention at now. In cluster mode it lists the partitions of
+// every shard (one replica of each) and drops them from the local tables
+// ON CLUSTER.
 func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
 	var dropped []DroppedPartition
 	for _, t := range retainedTables(r) {
@@ -87,7 +89,7 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 			if !ok || !end.Before(cutoff) {
 				continue
 			}
-			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.Table(t.table)+" DROP PARTITION "+p); err != nil {
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.LocalTable(t.table)+s.OnCluster()+" DROP PARTITION "+p); err != nil {
 				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, t.table, err)
 			}
 			s.log.WithField("table", t.table).WithField("partition", p).Info("retention dropped partition")
@@ -98,7 +100,11 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 }
 
 func (s *Store) partitions(ctx context.Context, table string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", s.db, table)
+	local := table
+	if s.cluster != "" {
+		local += "_local"
+	}
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+s.SystemTable("parts")+" WHERE database = ? AND table = ? AND active", s.db, local)
 	if err != nil {
 		return nil, fmt.Errorf("list partitions of %s: %w", table, err)
 	}

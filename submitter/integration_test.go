@@ -29,7 +29,26 @@ import (
 // and re-run with the same run id submits every item exactly once, as the
 // journal and the simulator both show.
 func TestClickHouseKillAndRerun(t *testing.T) {
-	st := testenv.Store(t)
+	clickHouseKillAndRerun(t, testenv.Store(t))
+}
+
+// TestClusterClickHouseKillAndRerun: the same with the journal on the
+// 2 x 2 cluster (docs/cluster.md): quorum inserts, and a re-run reading
+// what the killed run wrote through the Distributed table.
+func TestClusterClickHouseKillAndRerun(t *testing.T) {
+	c := testenv.StartCluster(t)
+	st, err := store.Open(c.Config(t), logging.Discard().WithField("test", t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	clickHouseKillAndRerun(t, st)
+}
+
+func clickHouseKillAndRerun(t *testing.T, st *store.Store) {
 	for _, c := range []struct {
 		mode  Mode
 		items int

@@ -229,11 +229,17 @@ func (j *ClickHouseJournal) Load(ctx context.Context, runID string) ([]Record, e
 	return out, nil
 }
 
-// Write implements Journal with one column-wise batch insert.
+// Write implements Journal with one column-wise batch insert, tried again
+// on transient errors (a broken pooled connection; in cluster mode a quorum
+// insert meeting another): rows are versioned, so writing twice is harmless.
 func (j *ClickHouseJournal) Write(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	return store.RetryTransient(ctx, 8, func() error { return j.write(ctx, recs) })
+}
+
+func (j *ClickHouseJournal) write(ctx context.Context, recs []Record) error {
 	b, err := j.st.Conn().PrepareBatch(ctx, "INSERT INTO "+j.st.Table("submissions")+" ("+strings.Join(journalColumns, ", ")+")")
 	if err != nil {
 		return fmt.Errorf("prepare submissions batch: %w", err)

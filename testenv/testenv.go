@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,20 @@ func UniqueName(prefix string) string {
 
 // ClickHouseConfig returns a store config for a fresh database that is
 // dropped when the test ends. The test fails if ClickHouse does not answer.
+// With BATCHWATCH_TEST_CLUSTER set, the database is in cluster mode on the
+// cluster of StartCluster (BATCHWATCH_CLUSTER_ADDRS, or one started for the
+// test), so that the tests of one server run on a cluster (docs/cluster.md).
 func ClickHouseConfig(t testing.TB) *store.Config {
+	t.Helper()
+	if os.Getenv("BATCHWATCH_TEST_CLUSTER") != "" {
+		return StartCluster(t).Config(t)
+	}
+	return SingleServerConfig(t)
+}
+
+// SingleServerConfig is ClickHouseConfig on the single server, whatever
+// BATCHWATCH_TEST_CLUSTER says.
+func SingleServerConfig(t testing.TB) *store.Config {
 	t.Helper()
 	cfg := &store.Config{
 		Addrs:       []string{ClickHouseAddr()},
@@ -84,7 +98,37 @@ func ClickHouseConfig(t testing.TB) *store.Config {
 // Store opens a migrated store on a fresh database.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
-	cfg := ClickHouseConfig(t)
+	return migrated(t, ClickHouseConfig(t))
+}
+
+// SingleServerStore is Store on the single server, whatever
+// BATCHWATCH_TEST_CLUSTER says.
+func SingleServerStore(t testing.TB) *store.Store {
+	t.Helper()
+	return migrated(t, SingleServerConfig(t))
+}
+
+// CLIFlags are the --clickhouse.* flags of batchwatch's commands for cfg.
+func CLIFlags(cfg *store.Config) []string {
+	var out []string
+	for _, a := range cfg.Addrs {
+		out = append(out, "--clickhouse.addr", a)
+	}
+	out = append(out, "--clickhouse.database", cfg.Database, "--clickhouse.user", cfg.Username, "--clickhouse.password", cfg.Password)
+	if cfg.Cluster != "" {
+		out = append(out, "--clickhouse.cluster", cfg.Cluster, "--clickhouse.insert-quorum", strconv.Itoa(cfg.InsertQuorum))
+	}
+	return out
+}
+
+// Migrated opens a store on cfg and migrates it.
+func Migrated(t testing.TB, cfg *store.Config) *store.Store {
+	t.Helper()
+	return migrated(t, cfg)
+}
+
+func migrated(t testing.TB, cfg *store.Config) *store.Store {
+	t.Helper()
 	s, err := store.Open(cfg, logging.Discard().WithField("test", t.Name()))
 	if err != nil {
 		t.Fatal(err)

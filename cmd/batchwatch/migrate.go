@@ -14,6 +14,7 @@ import (
 func migrateCommand(app *kingpin.Application) *command {
 	cmd := app.Command("migrate", "Create or upgrade batchwatch's ClickHouse database (idempotent; ingest also runs it at start unless --no-migrate).")
 	chCfg := store.AddFlags(cmd)
+	copyFrom := addCopyFromFlags(cmd)
 	ret := store.AddRetentionFlags(cmd)
 	enforce := cmd.Flag("retention.enforce", "Also drop partitions older than the retention now.").Bool()
 	every := cmd.Flag("retention.every", "With --retention.enforce, keep running and enforce retention this often, and refresh the history rollups and prune the active-jobs table with it (the compose stack's retention service: partition drops and replacements run with the migration user's rights, not ingest's).").Default("0s").Duration()
@@ -44,6 +45,11 @@ func migrateCommand(app *kingpin.Application) *command {
 				return err
 			}
 			fmt.Printf("ClickHouse %s, database %s: %d migrations applied %v\n", v, st.Database(), len(applied), applied)
+			if copyFrom.Addr != "" {
+				if err := runCopyFrom(ctx, st, *copyFrom); err != nil {
+					return err
+				}
+			}
 			if *backfill {
 				if err := runBackfill(ctx, st, l); err != nil {
 					return err
