@@ -39,6 +39,9 @@ type Scenario struct {
 	Delivery        []DeliverySpec `yaml:"delivery"`
 	CostExplorer    CostSpec       `yaml:"cost_explorer"`
 	Timing          TimingSpec     `yaml:"timing"`
+	// Faults are injected errors, resets, latency and message faults
+	// (sim/faults.go); none by default.
+	Faults FaultsSpec `yaml:"faults"`
 }
 
 // InstanceTypeSpec is one EC2 instance type with its hourly prices in USD.
@@ -580,6 +583,9 @@ func (s *Scenario) validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("delivery type %q is not queue, eventbridge, external-eventbridge or external-sqs", d.Type))
 		}
+	}
+	if err := s.Faults.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -80,6 +80,7 @@ type Sim struct {
 	wrap    func(topicARN string, message []byte, now time.Time) []byte
 	out     *outbox
 	cost    *costBook
+	faults  *faultInjector // nil: no request faults
 
 	mu           sync.Mutex
 	rng          *rng
@@ -135,6 +136,9 @@ func New(cfg Config) (*Sim, error) {
 		cfg.APIRate = 50
 	}
 	sc := cfg.Scenario
+	if err := sc.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 	s := &Sim{
 		cfg:     cfg,
 		sc:      sc,
@@ -156,6 +160,9 @@ func New(cfg Config) (*Sim, error) {
 	s.clock = clock{startMS: cfg.Now().UnixMilli(), speed: cfg.Speed}
 	s.cur = s.clock.startMS
 	s.metrics = newMetrics(cfg.Registry, s)
+	if len(sc.Faults.Requests) > 0 {
+		s.faults = newFaultInjector(sc.Faults, cfg.Seed, cfg.Registry)
+	}
 	s.cost = newCostBook(sc)
 	s.attachMessaging()
 	if err := s.buildEnvironment(); err != nil {

@@ -34,20 +34,17 @@ func simCommand(app *kingpin.Application) *command {
 		exitWhenDone = cmd.Flag("exit-when-done", "Exit once no job can progress any more and every event is delivered.").Bool()
 		noWorkload   = cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool()
 		noDelivery   = cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool()
+		faults       = cmd.Flag("fault", "Inject faults (repeatable; before the scenario's): SERVICE[/OPERATION]:error_500=P,error_503=P,reset_before=P,reset_after=P,slow=P,latency=MIN-MAX with SERVICE batch, sqs, events, ce or *; or queue/NAME:duplicate=P,late=P,lost_delete=P,late_delay=MIN-MAX. See sim/README.md.").Strings()
 		apiRate      = cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64()
 	)
 	return &command{
 		clause: cmd,
 		run: func(ctx context.Context, log *logrus.Logger) error {
 			l := log.WithField("component", "sim")
-			sc, err := sim.LoadScenario(*scenario)
+			sc, err := loadSimScenario(*scenario, *scale, *faults)
 			if err != nil {
 				return err
 			}
-			if *scale <= 0 {
-				return errors.New("--scale must be positive")
-			}
-			sc = sc.Scaled(*scale)
 			startAt := time.Now().UTC()
 			if *start != "" {
 				if startAt, err = time.Parse(time.RFC3339, *start); err != nil {
@@ -122,4 +119,26 @@ func simCommand(app *kingpin.Application) *command {
 			return runErr
 		},
 	}
+}
+
+// loadSimScenario loads a scenario, scales it and adds the --fault rules.
+func loadSimScenario(name string, scale float64, faults []string) (*sim.Scenario, error) {
+	sc, err := sim.LoadScenario(name)
+	if err != nil {
+		return nil, err
+	}
+	if scale <= 0 {
+		return nil, errors.New("--scale must be positive")
+	}
+	sc = sc.Scaled(scale)
+	if len(faults) > 0 {
+		c := *sc
+		sc = &c
+	}
+	for _, f := range faults {
+		if err := sim.ParseFaultFlag(&sc.Faults, f); err != nil {
+			return nil, fmt.Errorf("--fault: %w", err)
+		}
+	}
+	return sc, nil
 }
