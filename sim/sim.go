@@ -61,6 +61,8 @@ type Config struct {
 	// AWS configures the SDK clients of external delivery targets; nil
 	// uses the SDK's defaults.
 	AWS *awsclient.Config
+	// Hostile mixes bad messages into a queue during the run (sim/hostile.go).
+	Hostile HostileConfig
 	// APIRate is the shared budget of Batch API calls per second (default
 	// 50, as AWS); negative disables throttling.
 	APIRate float64
@@ -135,6 +137,9 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.APIRate == 0 {
 		cfg.APIRate = 50
 	}
+	if cfg.Hostile.Count > 0 && cfg.Hostile.Queue == "" {
+		return nil, errors.New("sim: hostile messages need a queue")
+	}
 	sc := cfg.Scenario
 	if err := sc.Faults.validate(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
@@ -173,6 +178,9 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.out = newOutbox(s, sinks)
+	if err := s.checkHostile(); err != nil {
+		return nil, err
+	}
 	if !cfg.NoWorkload {
 		s.scheduleWorkload()
 	}
@@ -322,6 +330,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	stopDelivery := s.startDelivery(ctx)
 	defer stopDelivery()
+	hostileSent := s.startHostile(ctx)
 
 	const batch = 4096
 	timer := time.NewTimer(time.Hour)
@@ -353,6 +362,10 @@ func (s *Sim) Run(ctx context.Context) error {
 				return nil
 			}
 			if s.Done() {
+				select {
+				case <-hostileSent:
+				case <-ctx.Done():
+				}
 				s.log.WithField("jobs", len(s.allJobs)).Info("simulation done")
 				return nil
 			}

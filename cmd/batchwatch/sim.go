@@ -35,6 +35,8 @@ func simCommand(app *kingpin.Application) *command {
 		noWorkload   = cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool()
 		noDelivery   = cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool()
 		faults       = cmd.Flag("fault", "Inject faults (repeatable; before the scenario's): SERVICE[/OPERATION]:error_500=P,error_503=P,reset_before=P,reset_after=P,slow=P,latency=MIN-MAX with SERVICE batch, sqs, events, ce or *; or queue/NAME:duplicate=P,late=P,lost_delete=P,late_delay=MIN-MAX. See sim/README.md.").Strings()
+		hostile      = cmd.Flag("hostile", "Mix this many bad messages (invalid JSON and UTF-8, wrong types, deep nesting, 256 KiB strings, SQL and control characters, malformed SNS envelopes) into --hostile.queue over the simulated day.").Default("0").Int()
+		hostileQueue = cmd.Flag("hostile.queue", "Queue of the simulator that receives the --hostile messages.").Default("batchwatch-ingest").String()
 		apiRate      = cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64()
 	)
 	return &command{
@@ -54,7 +56,7 @@ func simCommand(app *kingpin.Application) *command {
 			cfg := sim.Config{
 				Scenario: sc, Speed: *speed, Seed: *seed, Logger: l, ExitWhenDone: *exitWhenDone,
 				NoWorkload: *noWorkload, NoDelivery: *noDelivery, AWS: awsCfg, Now: func() time.Time { return startAt },
-				APIRate: *apiRate,
+				APIRate: *apiRate, Hostile: sim.HostileConfig{Count: *hostile, Queue: *hostileQueue},
 			}
 			if *apiRate == 0 {
 				cfg.APIRate = -1
