@@ -135,11 +135,13 @@ func (s *Sim) checkHostile() error {
 func (s *Sim) startHostile(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	if s.cfg.Hostile.Count <= 0 {
+		s.hostileSent.Store(true)
 		close(done)
 		return done
 	}
 	go func() {
 		defer close(done)
+		defer s.hostileSent.Store(true)
 		if err := s.sendHostile(ctx); err != nil {
 			s.log.WithError(err).Error("sending hostile messages failed")
 		}

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +84,8 @@ type Sim struct {
 	out     *outbox
 	cost    *costBook
 	faults  *faultInjector // nil: no request faults
+	// hostileSent is set once every configured hostile message is sent.
+	hostileSent atomic.Bool
 
 	mu           sync.Mutex
 	rng          *rng
