@@ -85,10 +85,9 @@ func runFull(t *testing.T) fullReport {
 			time.Sleep(w)
 		}
 	}
-	// The nightly burst starts at 1 h simulated (36 s); the day's quiet
-	// hours, after the night's jobs and before 8 h (288 s), give the
-	// exporter's last restart an exact boundary: no job active, its queue
-	// empty, so "finished since its last start" is known from the truth.
+	// The nightly burst starts at 1 h simulated (36 s). The exporter's last
+	// restart waits (until 280 s) for its queue to be empty, which gives
+	// "finished since its last start" an exact boundary in the truth.
 	at(40 * time.Second)
 	r.waitIngestMidBatch(1000)
 	r.kill(r.ingest, ingestReady())
@@ -104,7 +103,7 @@ func runFull(t *testing.T) fullReport {
 	r.logf("ClickHouse paused (SIGSTOP) for 20 s")
 	r.pauseClickHouse(20 * time.Second)
 	r.logf("ClickHouse resumed (SIGCONT)")
-	quiet := r.waitQuiet(280*time.Second - time.Since(r.began))
+	quiet := r.waitCaughtUp(280*time.Second - time.Since(r.began))
 	lastStartSimMS := r.simClockMS()
 	r.kill(r.exporter, exporterReady())
 	at(300 * time.Second)
@@ -147,25 +146,30 @@ func (r *run) simClockMS() int64 {
 	return int64(sum(m, "batchwatch_sim_clock_timestamp_seconds") * 1000)
 }
 
-// waitQuiet waits until no job is active and the exporter's queue is empty;
-// false when that did not happen within timeout.
-func (r *run) waitQuiet(timeout time.Duration) bool {
+// waitCaughtUp waits until the exporter's queue is empty (visible, in
+// flight and delayed): every event emitted so far was applied and deleted,
+// so a restart now has an exact boundary. False when that did not happen
+// within timeout.
+func (r *run) waitCaughtUp(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		active, _, err := r.simJobs()
-		if err == nil && active == 0 && r.queueDepth("batchwatch-exporter") == 0 {
-			r.logf("quiet: no job active, exporter queue empty")
+		if r.queueDepth("batchwatch-exporter") == 0 {
+			r.logf("exporter caught up: its queue is empty")
 			return true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r.logf("no quiet moment within %s", timeout)
+	r.logf("the exporter did not catch up within %s", timeout.Round(time.Second))
 	return false
 }
 
-// checkFinishedCounters: batchwatch_jobs_finished_total of the exporter
-// equals, per status, the jobs of the truth that stopped after its last
-// start.
+// checkFinishedCounters compares batchwatch_jobs_finished_total of the
+// exporter, per status, with the jobs of the truth that stopped after its
+// last start. With an exact boundary (its queue was empty when it was
+// killed) they must be equal. Without one, the restarted exporter also
+// counts the jobs whose final events were still queued behind it, and which
+// of those the killed one had applied the truth cannot tell: then every job
+// that stopped after the restart must be counted (a lower bound).
 func (r *run) checkFinishedCounters(truth []truthJob, sinceMS int64, exact bool, res *finishedCheck) {
 	m, err := scrape(r.exporter.addr)
 	if err != nil {
@@ -181,8 +185,11 @@ func (r *run) checkFinishedCounters(truth []truthJob, sinceMS int64, exact bool,
 		got := int(sum(m, "batchwatch_jobs_finished_total", `status="`+st+`"`))
 		res.counted += got
 		res.since += want
-		if got != want && exact {
+		switch {
+		case exact && got != want:
 			r.t.Errorf("batchwatch_jobs_finished_total{status=%q} = %d, the truth has %d jobs that finished since the exporter's last start", st, got, want)
+		case got < want:
+			r.t.Errorf("batchwatch_jobs_finished_total{status=%q} = %d, fewer than the %d jobs that finished after the exporter's last start", st, got, want)
 		}
 	}
 }
@@ -215,7 +222,7 @@ func writeReport(base runReport, full fullReport, total time.Duration) error {
 		{"messages in dead-letter queues", fmt.Sprint(full.res.dlq["batchwatch-ingest-dlq"] + full.res.dlq["batchwatch-exporter-dlq"])},
 		{"exporter gauges differing from the truth", fmt.Sprint(full.res.gaugesDiffering)},
 		{"submitted items without exactly one job", fmt.Sprint(abs(full.res.submittedJobs - full.res.submitted))},
-		{"finished-jobs counter vs truth since the exporter's last start", fmt.Sprintf("%d (counted %d, truth %d; boundary exact: %v)", abs(full.finished.counted-full.finished.since), full.finished.counted, full.finished.since, full.quietRestart)},
+		{"finished-jobs counter vs truth since the exporter's last start", finishedLine(full)},
 	}
 	rows := []([2]string){}
 	for _, k := range kinds {
@@ -243,6 +250,11 @@ func writeReport(base runReport, full fullReport, total time.Duration) error {
 		w("| %s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s |\n", x.name, x.r.clickhouse.p50, x.r.clickhouse.p99, x.r.clickhouse.max,
 			x.r.exporter.p50, x.r.exporter.p99, x.r.exporter.max)
 	}
+	w("\nThe day is not even: the nightly burst emits most of its events within a minute (peak %.0f events/s over 10 s in the run with faults), while on this shared 2-CPU machine ClickHouse caught up with the whole day at %.0f events/s on average and the exporter at %.0f events/s (baseline: peak %.0f, %.0f and %.0f). The freshness with faults is dominated by that backlog, which the plots show draining; once ClickHouse has caught up, new events are queryable within seconds.\n",
+		full.peakEmit, full.chDrain, full.expDrain, base.peakEmit, base.chDrain, base.expDrain)
+	if !full.quietRestart {
+		w("\nThe exporter's finished-jobs counters since its last start could not be compared exactly: it was behind the day when it was killed the second time (its queue never emptied before the end of the day), so after the restart it also counted the jobs whose final events were still queued, and which of those the killed process had applied is unknowable from the truth. The test asserts the lower bound instead: every job that stopped after the restart was counted.\n")
+	}
 	w("\nMeasured as a cumulative flow: the harness samples every %s the simulator's emitted-events counter, the number of distinct event ids in ClickHouse and the exporter's applied events; the k-th event's freshness is when the downstream count reached k minus when the emitted count did. Resolution %s (ClickHouse read every second); redeliveries the exporter applies again after a restart make its curve run slightly ahead.\n\n", fullSample, fullSample)
 	w("## Peak memory (resident, all restarts of a process)\n\n| process | peak | bound |\n| --- | --- | --- |\n")
 	for _, name := range []string{"sim", "ingest", "exporter", "clickhouse"} {
@@ -252,6 +264,13 @@ func writeReport(base runReport, full fullReport, total time.Duration) error {
 	w("## What the run did\n\n```\n%s\n```\n", strings.Join(full.log, "\n"))
 	path := filepath.Join(repoRoot(), "docs", "loadtest.md")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func finishedLine(full fullReport) string {
+	if full.quietRestart {
+		return fmt.Sprintf("%d (counted %d, truth %d)", abs(full.finished.counted-full.finished.since), full.finished.counted, full.finished.since)
+	}
+	return fmt.Sprintf("not exact: counted %d ≥ %d that stopped after the restart (see below)", full.finished.counted, full.finished.since)
 }
 
 func abs(x int) int {

@@ -781,6 +781,31 @@ type runReport struct {
 	kills      map[string]int
 	duration   time.Duration
 	log        []string
+	// peakEmit is the simulator's highest rate over 10 s (events/s);
+	// chDrain and expDrain the average rates at which ClickHouse and the
+	// exporter caught up with everything emitted (events/s).
+	peakEmit, chDrain, expDrain float64
+}
+
+// throughput finds the peak emission rate and the average rates at which
+// the downstream counts reached the final emitted count.
+func throughput(samples []sample) (peakEmit, chDrain, expDrain float64) {
+	for _, p := range rates(samples, func(s sample) float64 { return s.emitted }, 10*time.Second) {
+		peakEmit = max(peakEmit, p.Y)
+	}
+	if len(samples) == 0 {
+		return 0, 0, 0
+	}
+	total := samples[len(samples)-1].emitted
+	for _, s := range samples {
+		if chDrain == 0 && s.stored >= total && s.at > 0 {
+			chDrain = total / s.at.Seconds()
+		}
+		if expDrain == 0 && s.exporterApplied >= total && s.at > 0 {
+			expDrain = total / s.at.Seconds()
+		}
+	}
+	return peakEmit, chDrain, expDrain
 }
 
 // report computes freshness and peak memory; with plotDir it draws the
@@ -793,6 +818,7 @@ func (r *run) report(res result, plotDir string) runReport {
 	ch, exp, chLags, expLags, chAt, expAt := freshness(samples)
 	rep := runReport{res: res, clickhouse: ch, exporter: exp, duration: time.Since(r.began), log: log,
 		peak: map[string]int64{"clickhouse": r.chPeakRSS}, kills: map[string]int{}}
+	rep.peakEmit, rep.chDrain, rep.expDrain = throughput(samples)
 	for _, p := range []*proc{r.sim, r.ingest, r.exporter} {
 		r.notePeak(p)
 		rep.peak[p.name] = p.peakRSS
