@@ -788,23 +788,25 @@ type runReport struct {
 }
 
 // throughput finds the peak emission rate and the average rates at which
-// the downstream counts reached the final emitted count.
+// ClickHouse and the exporter reached their final counts.
 func throughput(samples []sample) (peakEmit, chDrain, expDrain float64) {
 	for _, p := range rates(samples, func(s sample) float64 { return s.emitted }, 10*time.Second) {
 		peakEmit = max(peakEmit, p.Y)
 	}
-	if len(samples) == 0 {
-		return 0, 0, 0
-	}
-	total := samples[len(samples)-1].emitted
-	for _, s := range samples {
-		if chDrain == 0 && s.stored >= total && s.at > 0 {
-			chDrain = total / s.at.Seconds()
+	drain := func(v func(sample) float64) float64 {
+		final := 0.0
+		for _, s := range samples {
+			final = max(final, v(s))
 		}
-		if expDrain == 0 && s.exporterApplied >= total && s.at > 0 {
-			expDrain = total / s.at.Seconds()
+		for _, s := range samples {
+			if v(s) >= final && s.at > 0 {
+				return final / s.at.Seconds()
+			}
 		}
+		return 0
 	}
+	chDrain = drain(func(s sample) float64 { return s.stored })
+	expDrain = drain(func(s sample) float64 { return s.exporterApplied })
 	return peakEmit, chDrain, expDrain
 }
 
