@@ -45,6 +45,21 @@ var activeStatuses = []batchtypes.JobStatus{
 	batchtypes.JobStatusStarting, batchtypes.JobStatusRunning, batchtypes.JobStatusSubmitted,
 }
 
+// childStatuses are the statuses in which a resync lists an array's
+// children: the active ones of a running array, the finished ones of a
+// finished array, and, at the first resync after a start, both for a
+// running array, whose children may have finished while no exporter
+// watched.
+func childStatuses(parentActive, withFinished bool) []batchtypes.JobStatus {
+	switch {
+	case !parentActive:
+		return finishedStatuses
+	case withFinished:
+		return append(append([]batchtypes.JobStatus(nil), activeStatuses...), finishedStatuses...)
+	}
+	return activeStatuses
+}
+
 // run performs one resync of queues; withFinished also lists SUCCEEDED and
 // FAILED jobs (the first resync after a start). An error leaves the state
 // as it was, plus whatever pages were applied (which are correct on their
@@ -101,7 +116,7 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 	// Array children: ListJobs by queue does not return them. DescribeJobs
 	// on the active parents tells which statuses have children at all
 	// (statusSummary), so empty statuses cost no call. After a start, the
-	// finished children of finished arrays are listed too.
+	// finished children of every array are listed too.
 	stats.Parents = len(parents)
 	ids := append(sortedKeys(parents), sortedKeys(doneParents)...)
 	summaries := map[string]map[string]int32{}
@@ -129,12 +144,10 @@ func (r *resyncer) run(ctx context.Context, queues []string, withFinished bool) 
 	for _, p := range ids {
 		sum, known := summaries[p]
 		q, isActive := parents[p]
-		childStatuses := activeStatuses
 		if !isActive {
 			q = doneParents[p]
-			childStatuses = finishedStatuses
 		}
-		for _, st := range childStatuses {
+		for _, st := range childStatuses(isActive, withFinished) {
 			if known && sum[string(st)] == 0 {
 				continue
 			}
