@@ -66,6 +66,11 @@ services-up: ## Start ClickHouse, moto, Prometheus, Alertmanager on 127.0.0.1.
 services-down: ## Stop them (by PID).
 	scripts/services.sh stop all
 
+.PHONY: loadtest
+loadtest: ## Full load test: zendesk-day with faults, crashes and 10,000 bad messages (< 20 min); writes docs/loadtest.md and docs/loadtest/*.png.
+	scripts/install.sh go clickhouse
+	PATH="/usr/local/go/bin:$$PATH" $(GO) test -tags integration,loadtest -run TestLoadFull -count=1 -timeout 40m -v ./loadtest/
+
 .PHONY: bench bench-ingest bench-sqs bench-exporter bench-history
 bench: bench-ingest bench-sqs bench-exporter ## All benchmarks (figures go to docs/BENCHMARKS.md by hand).
 

@@ -46,6 +46,21 @@ var activeStatuses = []batchtypes.JobStatus{
 	batchtypes.JobStatusStarting, batchtypes.JobStatusRunning, batchtypes.JobStatusSubmitted,
 }
 
+// childStatuses are the statuses in which a resync lists an array's
+// children: the active ones of a running array, the finished ones of a
+// finished array, and, at the first resync after a start, both for a
+// running array, whose children may have finished while no exporter
+// watched.
+func childStatuses(parentActive, withFinished bool) []batchtypes.JobStatus {
+	switch {
+	case !parentActive:
+		return finishedStatuses
+	case withFinished:
+		return append(append([]batchtypes.JobStatus(nil), activeStatuses...), finishedStatuses...)
+	}
+	return activeStatuses
+}
+
 // run performs one resync of queues; withFinished also lists SUCCEEDED and
 // FAILED jobs (the first resync after a start). An error leaves the state
 // as it was, plus whatever pages were applied (which are correct on their
@@ -126,7 +141,7 @@ func (p *resyncPass) listQueues(ctx context.Context) error {
 // listChildren lists the children of array jobs: ListJobs by queue does
 // not return them. DescribeJobs on the active parents tells which statuses
 // have children at all (statusSummary), so empty statuses cost no call.
-// After a start, the finished children of finished arrays are listed too.
+// After a start, the finished children of every array are listed too.
 func (p *resyncPass) listChildren(ctx context.Context) error {
 	r := p.r
 	p.stats.Parents = len(p.parents)
@@ -146,12 +161,10 @@ func (p *resyncPass) listChildren(ctx context.Context) error {
 	for _, id := range ids {
 		sum, known := summaries[id]
 		q, isActive := p.parents[id]
-		childStatuses := activeStatuses
 		if !isActive {
 			q = p.doneParents[id]
-			childStatuses = finishedStatuses
 		}
-		for _, st := range childStatuses {
+		for _, st := range childStatuses(isActive, p.withFinished) {
 			if known && sum[string(st)] == 0 {
 				continue
 			}

@@ -14,13 +14,14 @@ import (
 // own endpoints would route the SDKs' requests: Batch by its REST paths
 // (/v1/…), SQS (X-Amz-Target AmazonSQS.*), EventBridge (AWSEvents.*) and
 // Cost Explorer (AWSInsightsIndexService.*) by their JSON protocol target,
-// plus /sim/truth, /metrics and /-/healthy.
+// plus /sim/truth, /metrics and /-/healthy. The scenario's request faults
+// apply to the simulated services' calls only.
 func (s *Sim) Handler() http.Handler {
 	var metricsHandler http.Handler
 	if s.cfg.Gatherer != nil {
 		metricsHandler = promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.Header.Get("X-Amz-Target")
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/v1/"):
@@ -41,6 +42,10 @@ func (s *Sim) Handler() http.Handler {
 			http.Error(w, "batchwatch sim: no simulated service answers this request", http.StatusNotFound)
 		}
 	})
+	if s.faults != nil {
+		return s.faults.wrap(h)
+	}
+	return h
 }
 
 func secondsDuration(n int32) time.Duration { return time.Duration(n) * time.Second }

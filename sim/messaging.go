@@ -19,7 +19,17 @@ func (s *Sim) attachMessaging() {
 		s.msg, s.sqs, s.bus, s.wrap = o.msg, o.sqs, o.bus, o.wrap
 		return
 	}
-	q := sqs.NewServer(sqs.Options{Registry: s.cfg.Registry, AccountID: s.sc.Account, Region: s.sc.Region, Logger: s.cfg.Logger})
+	opts := sqs.Options{Registry: s.cfg.Registry, AccountID: s.sc.Account, Region: s.sc.Region, Logger: s.cfg.Logger}
+	if f := s.sc.Faults; len(f.Messages) > 0 {
+		opts.FaultSeed = f.Seed
+		if opts.FaultSeed == 0 {
+			opts.FaultSeed = s.cfg.Seed
+		}
+		for _, m := range f.Messages {
+			opts.Faults = append(opts.Faults, m.sqs())
+		}
+	}
+	q := sqs.NewServer(opts)
 	bus := eventbridge.NewServer(eventbridge.Options{
 		Queues: q, Registry: s.cfg.Registry, AccountID: s.sc.Account, Region: s.sc.Region, Logger: s.cfg.Logger,
 		Now: func() time.Time { return time.UnixMilli(s.Now()) },

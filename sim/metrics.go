@@ -81,6 +81,15 @@ func newMetrics(reg prometheus.Registerer, s *Sim) *metrics {
 		}
 		return float64(s.out.pending())
 	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "done",
+		Help: "1 once no job can progress any more (the workload is submitted, every job terminal or waiting forever) and every --hostile message is sent, else 0.",
+	}, func() float64 {
+		if s.Done() && s.hostileSent.Load() {
+			return 1
+		}
+		return 0
+	})
 	return m
 }
 

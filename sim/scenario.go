@@ -43,6 +43,9 @@ type Scenario struct {
 	// (NewFleet): each member gets the same environment and workload under
 	// its own account id and region. Empty: one account, Account and Region.
 	Fleet []FleetMember `yaml:"fleet"`
+	// Faults are injected errors, resets, latency and message faults
+	// (sim/faults.go); none by default.
+	Faults FaultsSpec `yaml:"faults"`
 }
 
 // FleetMember is one simulated account in one region.
@@ -631,6 +634,9 @@ func (s *Scenario) validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("delivery type %q is not queue, eventbridge, external-eventbridge or external-sqs", d.Type))
 		}
+	}
+	if err := s.Faults.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,8 @@ type Config struct {
 	// AWS configures the SDK clients of external delivery targets; nil
 	// uses the SDK's defaults.
 	AWS *awsclient.Config
+	// Hostile mixes bad messages into a queue during the run (sim/hostile.go).
+	Hostile HostileConfig
 	// APIRate is the shared budget of Batch API calls per second (default
 	// 50, as AWS); negative disables throttling.
 	APIRate float64
@@ -85,6 +88,9 @@ type Sim struct {
 	wrap    func(topicARN string, message []byte, now time.Time) []byte
 	out     *outbox
 	cost    *costBook
+	faults  *faultInjector // nil: no request faults
+	// hostileSent is set once every configured hostile message is sent.
+	hostileSent atomic.Bool
 
 	mu           sync.Mutex
 	rng          *rng
@@ -140,7 +146,13 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.APIRate == 0 {
 		cfg.APIRate = 50
 	}
+	if cfg.Hostile.Count > 0 && cfg.Hostile.Queue == "" {
+		return nil, errors.New("sim: hostile messages need a queue")
+	}
 	sc := cfg.Scenario
+	if err := sc.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 	s := &Sim{
 		cfg:     cfg,
 		sc:      sc,
@@ -162,6 +174,9 @@ func New(cfg Config) (*Sim, error) {
 	s.clock = clock{startMS: cfg.Now().UnixMilli(), speed: cfg.Speed}
 	s.cur = s.clock.startMS
 	s.metrics = newMetrics(cfg.Registry, s)
+	if len(sc.Faults.Requests) > 0 {
+		s.faults = newFaultInjector(sc.Faults, cfg.Seed, cfg.Registry)
+	}
 	s.cost = newCostBook(sc)
 	s.attachMessaging()
 	if err := s.buildEnvironment(); err != nil {
@@ -172,6 +187,9 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.out = newOutbox(s, sinks)
+	if err := s.checkHostile(); err != nil {
+		return nil, err
+	}
 	if !cfg.NoWorkload {
 		s.scheduleWorkload()
 	}
@@ -341,6 +359,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	stopDelivery := s.startDelivery(ctx)
 	defer stopDelivery()
+	hostileSent := s.startHostile(ctx)
 
 	const batch = 4096
 	timer := time.NewTimer(time.Hour)
@@ -372,6 +391,10 @@ func (s *Sim) Run(ctx context.Context) error {
 				return nil
 			}
 			if s.Done() {
+				select {
+				case <-hostileSent:
+				case <-ctx.Done():
+				}
 				s.log.WithField("jobs", len(s.allJobs)).Info("simulation done")
 				return nil
 			}

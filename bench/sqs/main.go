@@ -35,15 +35,18 @@ func main() {
 		client   = flag.String("clickhouse-client", "clickhouse-client", "clickhouse-client binary")
 		work     = flag.String("work", ".bench/sqs", "scratch folder")
 		ingestFl = flag.String("ingest-flags", "", "extra flags for batchwatch ingest")
+		db       = flag.String("database", "bw_bench_sqs", "ClickHouse database ingest writes (dropped first)")
+		web      = flag.String("ingest-web", "127.0.0.1:9877", "ingest's --web.listen-address")
+		hostile  = flag.Int("hostile", 0, "bad messages the simulator mixes into ingest's queue (not the ceiling's); all must be quarantined")
 	)
 	flag.Parse()
-	if err := run(*bin, *scale, *callers, *listen, *chAddr, *client, *work, *ingestFl); err != nil {
+	if err := run(*bin, *scale, *callers, *listen, *chAddr, *client, *work, *ingestFl, *db, *web, *hostile); err != nil {
 		fmt.Fprintln(os.Stderr, "sqs-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, scale float64, callers int, listen, chAddr, client, work, ingestFlags string) error {
+func run(bin string, scale float64, callers int, listen, chAddr, client, work, ingestFlags, db, web string, hostile int) error {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
@@ -57,18 +60,19 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 	// 1. The simulator runs the day as fast as it can and keeps serving.
 	simLog, _ := os.Create(filepath.Join(work, "sim.log"))
 	simCmd := exec.Command(bin, "sim", "--scenario", scenario, "--scale", strconv.FormatFloat(scale, 'f', -1, 64),
-		"--speed", "0", "--seed", "3", "--listen", listen, "--log.level", "warn")
+		"--speed", "0", "--seed", "3", "--listen", listen, "--log.level", "warn",
+		"--hostile", strconv.Itoa(hostile), "--hostile.queue", "bench-ingest")
 	simCmd.Stdout, simCmd.Stderr, simCmd.Env = simLog, simLog, env
 	if err := simCmd.Start(); err != nil {
 		return err
 	}
 	defer func() { _ = simCmd.Process.Signal(syscall.SIGTERM); _ = simCmd.Wait() }()
 	fmt.Fprintln(os.Stderr, "filling the simulator's queues with the day's events …")
-	n, err := waitFilled(endpoint, []string{"bench-ceiling", "bench-ingest"})
+	n, err := waitFilled(endpoint, []string{"bench-ceiling", "bench-ingest"}, hostile)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "both queues hold %d messages\n", n)
+	fmt.Fprintf(os.Stderr, "both queues hold %d events (+ %d bad messages for ingest)\n", n, hostile)
 
 	// 2. The ceiling: bare receive(10) + DeleteMessageBatch.
 	var out bytes.Buffer
@@ -89,7 +93,6 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 
 	// 3. batchwatch ingest into a fresh database, timed until every message
 	// is acknowledged (deleted after its insert).
-	db := "bw_bench_sqs"
 	if out, err := exec.Command(client, "--query", "DROP DATABASE IF EXISTS "+db).CombinedOutput(); err != nil {
 		return fmt.Errorf("drop database: %v: %s", err, out)
 	}
@@ -98,7 +101,7 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 	}
 	args := []string{"ingest", "--no-migrate", "--sqs.queue-url", endpoint + "/123456789012/bench-ingest",
 		"--sqs.receivers", strconv.Itoa(callers), "--clickhouse.addr", chAddr, "--clickhouse.database", db,
-		"--web.listen-address", "127.0.0.1:9877", "--log.level", "warn"}
+		"--web.listen-address", web, "--log.level", "warn"}
 	if ingestFlags != "" {
 		args = append(args, strings.Fields(ingestFlags)...)
 	}
@@ -110,14 +113,14 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 	}
 	var first time.Time
 	acked := 0.0
-	for acked < float64(n) {
+	for acked < float64(n+hostile) {
 		time.Sleep(100 * time.Millisecond)
-		acked = metric("http://127.0.0.1:9877/metrics", `batchwatch_ingest_messages_acknowledged_total{source="sqs"}`)
+		acked = metric("http://"+web+"/metrics", `batchwatch_ingest_messages_acknowledged_total{source="sqs"}`)
 		if first.IsZero() && acked > 0 {
 			first = time.Now()
 		}
 		if time.Since(start) > 30*time.Minute {
-			return fmt.Errorf("ingest acknowledged only %.0f of %d messages in 30 minutes", acked, n)
+			return fmt.Errorf("ingest acknowledged only %.0f of %d messages in 30 minutes", acked, n+hostile)
 		}
 	}
 	elapsed := time.Since(start).Seconds()
@@ -125,31 +128,32 @@ func run(bin string, scale float64, callers int, listen, chAddr, client, work, i
 	if err := ing.Wait(); err != nil {
 		return fmt.Errorf("ingest did not exit cleanly on SIGTERM: %w", err)
 	}
-	stored, err := exec.Command(client, "--query", "SELECT uniqExact(event_id), (SELECT count() FROM "+db+".quarantine) FROM "+db+".events").Output()
+	stored, err := exec.Command(client, "--query", "SELECT uniqExact(event_id), (SELECT count() FROM "+db+".quarantine FINAL WHERE error != '') FROM "+db+".events").Output()
 	if err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	f := strings.Fields(string(stored))
-	if len(f) != 2 || f[0] != strconv.Itoa(n) || f[1] != "0" {
-		return fmt.Errorf("ClickHouse holds %v distinct events and quarantined messages, want %d and 0", f, n)
+	if len(f) != 2 || f[0] != strconv.Itoa(n) || f[1] != strconv.Itoa(hostile) {
+		return fmt.Errorf("ClickHouse holds %v distinct events and quarantined messages, want %d and %d", f, n, hostile)
 	}
 	checked, err := compareTruth(endpoint, client, db)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "jobs FINAL equals the simulator's truth for all %d jobs\n", checked)
-	rate := float64(n) / elapsed
+	rate := float64(n+hostile) / elapsed
 	res := map[string]any{
-		"messages": n, "callers": callers, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
+		"messages": n + hostile, "hostile": hostile, "ingest_events_per_second": int(float64(n) / elapsed), "callers": callers, "cpus": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
 		"ceiling_seconds": round(ceiling.Seconds), "ceiling_messages_per_second": int(ceiling.MessagesPerSecond),
 		"ingest_seconds": round(elapsed), "ingest_messages_per_second": int(rate), "ratio": round(rate / ceiling.MessagesPerSecond), "jobs_equal_to_truth": checked,
 	}
 	b, _ := json.Marshal(res)
 	fmt.Println(string(b))
-	fmt.Printf("%d messages, %d callers/receivers, %d CPUs\n", n, callers, runtime.NumCPU())
+	fmt.Printf("%d events (+ %d bad messages for ingest), %d callers/receivers, %d CPUs\n", n, hostile, callers, runtime.NumCPU())
 	fmt.Printf("%-46s %8.2f s %8d messages/s\n", "bare receive+delete loop (ceiling)", ceiling.Seconds, int(ceiling.MessagesPerSecond))
 	fmt.Printf("%-46s %8.2f s %8d messages/s\n", "batchwatch ingest (SQS → ClickHouse, acked)", elapsed, int(rate))
 	fmt.Printf("%-46s %8.2f\n", "ratio", rate/ceiling.MessagesPerSecond)
+	fmt.Printf("%-46s %8d events/s\n", "batchwatch ingest, Batch events only", int(float64(n)/elapsed))
 	return nil
 }
 
@@ -174,8 +178,9 @@ func benchScenario(work string) (string, error) {
 }
 
 // waitFilled polls the queues until both hold the same, stable number of
-// messages (the simulator has delivered everything).
-func waitFilled(endpoint string, queues []string) (int, error) {
+// messages (the simulator has delivered everything), the second extra
+// more (the bad messages mixed into it).
+func waitFilled(endpoint string, queues []string, extra int) (int, error) {
 	last, stable := -1, 0
 	deadline := time.Now().Add(20 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -189,7 +194,7 @@ func waitFilled(endpoint string, queues []string) (int, error) {
 			}
 			counts = append(counts, c)
 		}
-		if len(counts) != len(queues) || counts[0] == 0 || counts[0] != counts[1] {
+		if len(counts) != len(queues) || counts[0] == 0 || counts[0]+extra != counts[1] {
 			stable = 0
 			continue
 		}

@@ -27,6 +27,9 @@ type simFlags struct {
 	speed, scale, apiRate                *float64
 	seed                                 *uint64
 	exitWhenDone, noWorkload, noDelivery *bool
+	faults                               *[]string
+	hostile                              *int
+	hostileQueue                         *string
 }
 
 func simCommand(app *kingpin.Application) *command {
@@ -43,6 +46,9 @@ func simCommand(app *kingpin.Application) *command {
 		exitWhenDone: cmd.Flag("exit-when-done", "Exit once no job can progress any more and every event is delivered.").Bool(),
 		noWorkload:   cmd.Flag("no-workload", "Serve the scenario's environment only; jobs come through the Batch API.").Bool(),
 		noDelivery:   cmd.Flag("no-delivery", "Deliver events nowhere but --out (not to the scenario's queues, buses or endpoints).").Bool(),
+		faults:       cmd.Flag("fault", "Inject faults (repeatable; before the scenario's): SERVICE[/OPERATION]:error_500=P,error_503=P,reset_before=P,reset_after=P,slow=P,latency=MIN-MAX with SERVICE batch, sqs, events, ce or *; or queue/NAME:duplicate=P,late=P,lost_delete=P,late_delay=MIN-MAX. See sim/README.md.").Strings(),
+		hostile:      cmd.Flag("hostile", "Mix this many bad messages (invalid JSON and UTF-8, wrong types, deep nesting, 256 KiB strings, SQL and control characters, malformed SNS envelopes) into --hostile.queue over the simulated day.").Default("0").Int(),
+		hostileQueue: cmd.Flag("hostile.queue", "Queue of the simulator that receives the --hostile messages.").Default("batchwatch-ingest").String(),
 		apiRate:      cmd.Flag("api-rate", "Batch API calls per second, shared by all callers, before HTTP 429 (AWS: about 50); 0 disables throttling.").Default("50").Float64(),
 	}
 	return &command{
@@ -84,14 +90,10 @@ func simCommand(app *kingpin.Application) *command {
 
 // config turns the flags into the simulator's configuration.
 func (f simFlags) config(l *logrus.Entry, awsCfg *awsclient.Config) (sim.Config, error) {
-	sc, err := sim.LoadScenario(*f.scenario)
+	sc, err := loadSimScenario(*f.scenario, *f.scale, *f.faults)
 	if err != nil {
 		return sim.Config{}, err
 	}
-	if *f.scale <= 0 {
-		return sim.Config{}, errors.New("--scale must be positive")
-	}
-	sc = sc.Scaled(*f.scale)
 	startAt := time.Now().UTC()
 	if *f.start != "" {
 		if startAt, err = time.Parse(time.RFC3339, *f.start); err != nil {
@@ -101,7 +103,7 @@ func (f simFlags) config(l *logrus.Entry, awsCfg *awsclient.Config) (sim.Config,
 	cfg := sim.Config{
 		Scenario: sc, Speed: *f.speed, Seed: *f.seed, Logger: l, ExitWhenDone: *f.exitWhenDone,
 		NoWorkload: *f.noWorkload, NoDelivery: *f.noDelivery, AWS: awsCfg, Now: func() time.Time { return startAt },
-		APIRate: *f.apiRate,
+		APIRate: *f.apiRate, Hostile: sim.HostileConfig{Count: *f.hostile, Queue: *f.hostileQueue},
 	}
 	if *f.apiRate == 0 {
 		cfg.APIRate = -1
@@ -180,4 +182,26 @@ func logSimStopped(s *sim.Sim, began time.Time, l *logrus.Entry) {
 	}
 	l.WithField("jobs", len(truth)).WithField("finished", done).
 		WithField("seconds", fmt.Sprintf("%.2f", time.Since(began).Seconds())).Info("simulator stopped")
+}
+
+// loadSimScenario loads a scenario, scales it and adds the --fault rules.
+func loadSimScenario(name string, scale float64, faults []string) (*sim.Scenario, error) {
+	sc, err := sim.LoadScenario(name)
+	if err != nil {
+		return nil, err
+	}
+	if scale <= 0 {
+		return nil, errors.New("--scale must be positive")
+	}
+	sc = sc.Scaled(scale)
+	if len(faults) > 0 {
+		c := *sc
+		sc = &c
+	}
+	for _, f := range faults {
+		if err := sim.ParseFaultFlag(&sc.Faults, f); err != nil {
+			return nil, fmt.Errorf("--fault: %w", err)
+		}
+	}
+	return sc, nil
 }

@@ -34,8 +34,15 @@ func awsConfig() aws.Config {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, sqs.Options{})
+}
+
+// newEnvWith is newEnv with options (a fresh registry is always set).
+func newEnvWith(t testing.TB, o sqs.Options) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv := sqs.NewServer(sqs.Options{Registry: reg})
+	o.Registry = reg
+	srv := sqs.NewServer(o)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		srv.Close()

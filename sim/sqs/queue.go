@@ -35,6 +35,7 @@ type message struct {
 	due         int64 // unix ns: when an in-flight or delayed message turns visible
 	hidx        int   // index in the timer heap, -1 when not in it
 	noRedrive   bool  // its dead-letter queue was gone: deliver it instead
+	isCopy      bool  // a duplicate left behind by a fault: never duplicated again
 	prev, next  *message
 }
 
@@ -70,6 +71,7 @@ type queue struct {
 	inc      uint64 // incarnation, part of receipt handles
 	createdS int64
 	counters queueCounters
+	faults   *queueFaults // nil: no faults
 
 	mu        sync.Mutex
 	cfg       queueConfig
@@ -216,8 +218,9 @@ func (q *queue) enqueue(m *message, delay int, now int64) {
 	m.seq = q.nextSeq
 	m.hidx = -1
 	q.msgs[m.seq] = m
-	if delay > 0 {
-		q.schedule(m, stateDelayed, now+int64(delay)*1e9)
+	late := q.faults.lateBy()
+	if delay > 0 || late > 0 {
+		q.schedule(m, stateDelayed, now+int64(delay)*1e9+int64(late))
 		return
 	}
 	q.pushVisible(m)
@@ -249,6 +252,11 @@ func (q *queue) take(now int64, max, vis int) (out []delivery, dlq []*message) {
 		}
 		m.recvAt = now
 		q.schedule(m, stateInflight, now+int64(vis)*1e9)
+		if !m.isCopy {
+			if d, ok := q.faults.duplicateAfter(); ok {
+				q.duplicate(m, d, now)
+			}
+		}
 		if out == nil {
 			out = make([]delivery, 0, max)
 		}
@@ -274,6 +282,9 @@ func (q *queue) remove(m *message) {
 func (q *queue) deleteReceipt(seq uint64, gen uint32) bool {
 	m := q.msgs[seq]
 	if m == nil || m.gen != gen {
+		return false
+	}
+	if q.faults.loseDelete() {
 		return false
 	}
 	q.remove(m)

@@ -34,6 +34,11 @@ type Options struct {
 	AccountID string                // default "123456789012"
 	Region    string                // default "us-east-1"
 	Logger    *logrus.Entry         // nil = discard
+	// Faults are message faults (duplicates, late messages, lost deletes)
+	// per queue; none by default. Each entry should pass Validate.
+	Faults []MessageFaults
+	// FaultSeed seeds the faults' random choices.
+	FaultSeed uint64
 }
 
 // Server is an SQS-compatible server. It is safe for concurrent use.
@@ -43,6 +48,7 @@ type Server struct {
 	log       *logrus.Entry
 	ids       *idGen
 	metrics   *metrics
+	faults    *faultPlans
 	done      chan struct{}
 	closeOnce sync.Once
 	bufs      sync.Pool // *bytes.Buffer for request bodies
@@ -74,6 +80,7 @@ func NewServer(o Options) *Server {
 		queues:    make(map[string]*queue),
 	}
 	s.metrics = newMetrics(o.Registry, s)
+	s.faults = newFaultPlans(o)
 	return s
 }
 
@@ -138,6 +145,7 @@ func (s *Server) createQueue(name string, attrs, tags map[string]string) (*queue
 		cfg:       cfg,
 		msgs:      make(map[uint64]*message),
 		counters:  s.metrics.forQueue(name),
+		faults:    s.faults.forQueue(name),
 	}
 	if len(tags) > 0 {
 		q.tags = make(map[string]string, len(tags))
