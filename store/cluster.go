@@ -30,8 +30,10 @@ import (
 //     replica that receives an insert into S_local and writes T_local on
 //     the same shard, which replicates it. So S and T must shard alike
 //     (both by job): Migrate refuses a view whose tables shard differently.
-//   - ALTER TABLE db.T ... runs ON CLUSTER on T_local, and also on the
-//     Distributed db.T when it changes columns; DROP TABLE drops both.
+//   - ALTER TABLE db.T ... runs ON CLUSTER on T_local; when it changes
+//     columns the Distributed db.T is dropped and made again over T_local
+//     (18.16 refuses ALTER ON CLUSTER of a Distributed table over
+//     replicated shards); DROP TABLE drops both.
 //   - Any other statement is refused in cluster mode, so a migration that
 //     needs thought fails the cluster test instead of doing half a job.
 //
@@ -241,7 +243,11 @@ func (r *clusterRewriter) rewrite(stmt string) ([]string, error) {
 		}
 		out := []string{fmt.Sprintf("ALTER TABLE %s.%s_local ON CLUSTER %s %s", r.db, m[2], r.cluster, m[3])}
 		if alterColumnRE.MatchString(m[3]) {
-			out = append(out, fmt.Sprintf("ALTER TABLE %s.%s ON CLUSTER %s %s", r.db, m[2], r.cluster, m[3]))
+			// 18.16 refuses ALTER ... ON CLUSTER of a Distributed table
+			// when the shards are replicated (code 371): the Distributed
+			// table is made again over the changed local table instead.
+			out = append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s ON CLUSTER %s", r.db, m[2], r.cluster),
+				r.distributed(m[2], r.tables[m[2]]))
 		}
 		return out, nil
 	case dropRE.MatchString(stmt):
@@ -276,9 +282,15 @@ func (r *clusterRewriter) rewriteTable(stmt string) ([]string, error) {
 		create = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s %s ENGINE = %s",
 			r.db, local, r.cluster, def.columns, r.replicatedEngine(name, def))
 	}
-	dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)",
+	return []string{create, r.distributed(name, def)}, nil
+}
+
+// distributed is the statement creating the Distributed table name over
+// name_local on every server.
+func (r *clusterRewriter) distributed(name string, def tableDef) string {
+	local := name + "_local"
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)",
 		r.db, name, r.cluster, r.db, local, r.cluster, r.db, local, def.key)
-	return []string{create, dist}, nil
 }
 
 // replicatedEngine is the engine clause of T_local (without "ENGINE =").

@@ -111,25 +111,45 @@ func (p procSource) tree() ([]procStat, error) {
 }
 
 func (p procSource) Sample(now func() time.Time) (Sample, error) {
-	procs, err := p.tree()
-	if err != nil {
-		return Sample{}, err
+	// A child reaped while the tree is read would count twice (in /proc and
+	// in RUSAGE_CHILDREN), or not at all: read again until the reaped time
+	// did not change around the read.
+	var procs []procStat
+	var reaped float64
+	for try := 0; ; try++ {
+		before, err := reapedSeconds()
+		if err != nil {
+			return Sample{}, err
+		}
+		if procs, err = p.tree(); err != nil {
+			return Sample{}, err
+		}
+		if reaped, err = reapedSeconds(); err != nil {
+			return Sample{}, err
+		}
+		if reaped == before || try == 4 {
+			break
+		}
 	}
 	var ticks, pages uint64
 	for _, st := range procs {
 		ticks += st.cpuTicks
 		pages += st.rssPages
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
-		return Sample{}, fmt.Errorf("getrusage: %w", err)
-	}
 	// Stamped after the reads: on a busy machine the wrapper may wait for a
 	// core between its tick and the reads, and the rate is of what was read.
-	reaped := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	return Sample{
 		At:          now(),
 		CPUSeconds:  float64(ticks)/clockTicks + reaped,
 		MemoryBytes: pages * uint64(os.Getpagesize()),
 	}, nil
+}
+
+// reapedSeconds is the CPU time of the wrapper's children it has reaped.
+func reapedSeconds() (float64, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(), nil
 }
