@@ -110,7 +110,6 @@ func TestClickHouseUsers(t *testing.T) {
 		t.Fatalf("events written by ingest: %d, %v", n, err)
 	}
 
-
 	for user, want := range map[string]map[string]string{
 		"batchwatch_ingest":    {"allow_ddl": "0", "readonly": "0"},
 		"batchwatch_submitter": {"allow_ddl": "0", "readonly": "0"},
