@@ -119,7 +119,11 @@ func runContract(t *testing.T, c component) {
 		api.failReceives.Store(3)
 		e.send(t, url, event("job-after-errors"))
 		g.waitArrivals(t, "job-after-errors", 1)
-		waitFor(t, "the message after the errors to be deleted", func() bool { return queueEmpty() })
+		// The queue empties when the delete is done; the counter follows
+		// the call's return: wait for both, or the next test reads it early.
+		waitFor(t, "the message after the errors to be deleted", func() bool {
+			return queueEmpty() && m("batchwatch_sqs_messages_deleted_total") == 3
+		})
 		got := slept.get()
 		if len(got) != 3 || got[0] <= 0 || got[1] != 2*got[0] || got[2] != 2*got[1] {
 			t.Errorf("waits after 3 receive errors: %v, want 3 doubling waits", got)
