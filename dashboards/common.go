@@ -1,6 +1,8 @@
 package dashboards
 
 import (
+	"fmt"
+
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -136,6 +138,21 @@ func chScopeVariables(cfg Config) []cog.Builder[dashboard.VariableModel] {
 			"SELECT DISTINCT region FROM $database.jobs WHERE $__timeFilter(created_at) AND "+inFilter("account", "account")+" ORDER BY region").
 			Description("AWS region of the jobs (the events' region)."),
 	}
+}
+
+// withSelectionVariables adds the scope variables (datasource, database,
+// account, region) and the job_queue, job_definition and tier variables,
+// their values read from table within scope (an SQL condition).
+func withSelectionVariables(b *dashboard.DashboardBuilder, cfg Config, table, scope string) *dashboard.DashboardBuilder {
+	for _, v := range chScopeVariables(cfg) {
+		b = b.WithVariable(v)
+	}
+	from := " FROM $database." + table + " WHERE " + scope
+	return b.WithVariable(chVariable("job_queue", "Job queue", "SELECT DISTINCT job_queue"+from+" ORDER BY job_queue")).
+		WithVariable(chVariable("job_definition", "Job definition",
+			"SELECT DISTINCT job_definition"+from+" AND "+inFilter("job_queue", "job_queue")+" ORDER BY job_definition")).
+		WithVariable(chVariable("tier", "Tier",
+			fmt.Sprintf("SELECT DISTINCT %s AS tier%s AND has(tag_keys, %s) ORDER BY tier", tagValue(cfg.TierTag), from, sqlString(cfg.TierTag))))
 }
 
 // costTagVariable chooses which cost-allocation tag the cost panels group by.

@@ -25,17 +25,8 @@ func (d JobHistory) Build() (dashboard.Dashboard, error) {
 	cfg := d.Config
 	b := newDashboard(cfg, "batchwatch-job-history", "Job history (ClickHouse)",
 		"Every AWS Batch job batchwatch ingested, from ClickHouse: failures with reasons, exit codes and log streams, queue waits, slow and stuck jobs, usage by tag.")
-	for _, v := range chScopeVariables(cfg) {
-		b = b.WithVariable(v)
-	}
 	// job_queue keeps its name: alert pages link here with var-job_queue.
-	scope := "$__timeFilter(created_at) AND " + chScopeFilter()
-	b = b.WithVariable(chVariable("job_queue", "Job queue",
-		"SELECT DISTINCT job_queue FROM $database.jobs WHERE "+scope+" ORDER BY job_queue")).
-		WithVariable(chVariable("job_definition", "Job definition",
-			"SELECT DISTINCT job_definition FROM $database.jobs WHERE "+scope+" AND "+inFilter("job_queue", "job_queue")+" ORDER BY job_definition")).
-		WithVariable(chVariable("tier", "Tier",
-			fmt.Sprintf("SELECT DISTINCT %s AS tier FROM $database.jobs WHERE %s AND has(tag_keys, %s) ORDER BY tier", tagValue(cfg.TierTag), scope, sqlString(cfg.TierTag)))).
+	b = withSelectionVariables(b, cfg, "jobs", "$__timeFilter(created_at) AND "+chScopeFilter()).
 		WithVariable(costTagVariable(cfg))
 	b = b.Annotation(dashboard.NewAnnotationQueryBuilder().
 		Name("New job definition revisions").

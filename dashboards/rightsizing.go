@@ -1,8 +1,6 @@
 package dashboards
 
 import (
-	"fmt"
-
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/units"
@@ -21,16 +19,7 @@ func (d RightSizing) Build() (dashboard.Dashboard, error) {
 	cfg := d.Config
 	b := newDashboard(cfg, "batchwatch-rightsizing", "Right-sizing (ClickHouse)",
 		"Requested against used memory and CPU of jobs wrapped in batchwatch-run, per job definition and tier: p50/p95/max, the p95 plus headroom, unused vCPU- and GiB-hours, OOM kills and near misses.")
-	for _, v := range chScopeVariables(cfg) {
-		b = b.WithVariable(v)
-	}
-	scope := "$__timeFilter(started_at) AND " + chAttemptsScope()
-	b = b.WithVariable(chVariable("job_queue", "Job queue",
-		"SELECT DISTINCT job_queue FROM $database.attempts WHERE "+scope+" ORDER BY job_queue")).
-		WithVariable(chVariable("job_definition", "Job definition",
-			"SELECT DISTINCT job_definition FROM $database.attempts WHERE "+scope+" AND "+inFilter("job_queue", "job_queue")+" ORDER BY job_definition")).
-		WithVariable(chVariable("tier", "Tier",
-			fmt.Sprintf("SELECT DISTINCT %s AS tier FROM $database.attempts WHERE %s AND has(tag_keys, %s) ORDER BY tier", tagValue(cfg.TierTag), scope, sqlString(cfg.TierTag)))).
+	b = withSelectionVariables(b, cfg, "attempts", "$__timeFilter(started_at) AND "+chAttemptsScope()).
 		WithVariable(dashboard.NewCustomVariableBuilder("headroom").
 			Label("Headroom").
 			Description("Headroom above the p95 of what was used, as batchwatch rightsize --headroom.").
